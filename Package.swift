@@ -1,0 +1,43 @@
+// swift-tools-version: 6.1
+// GemmaTrain: train and fine-tune Gemma-architecture models on CPU clusters.
+// Layering (arrows point down only; see Docs/Architecture.md):
+//   gemma-train -> Checkpoint, Mesh -> Autograd -> COpenBLAS
+//   Checkpoint is the only importer of CHDF5, Mesh of CMPI, Autograd of COpenBLAS.
+import PackageDescription
+
+/// One settings array for every Swift target.
+let swiftSettings: [SwiftSetting] = [
+    .enableUpcomingFeature("ExistentialAny"),
+]
+
+let package = Package(
+    name: "GemmaTrain",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "gemma-train", targets: ["GemmaTrainCLI"]),
+        .library(name: "Autograd", targets: ["Autograd"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+    ],
+    targets: [
+        .systemLibrary(name: "COpenBLAS", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev"])]),
+        .systemLibrary(name: "CMPI", pkgConfig: "ompi-c", providers: [.apt(["libopenmpi-dev"])]),
+        .systemLibrary(name: "CHDF5", pkgConfig: "hdf5-serial", providers: [.apt(["libhdf5-dev"])]),
+
+        .target(name: "Autograd", dependencies: ["COpenBLAS"], swiftSettings: swiftSettings),
+        .target(name: "Mesh", dependencies: ["CMPI"], swiftSettings: swiftSettings),
+        .target(name: "Checkpoint", dependencies: ["CHDF5"], swiftSettings: swiftSettings),
+        .executableTarget(
+            name: "GemmaTrainCLI",
+            dependencies: [
+                "Autograd", "Mesh", "Checkpoint",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            swiftSettings: swiftSettings),
+
+        .testTarget(name: "AutogradTests", dependencies: ["Autograd"], swiftSettings: swiftSettings),
+        .testTarget(name: "MeshTests", dependencies: ["Mesh"], swiftSettings: swiftSettings),
+        .testTarget(name: "CheckpointTests", dependencies: ["Checkpoint"], swiftSettings: swiftSettings),
+    ]
+)

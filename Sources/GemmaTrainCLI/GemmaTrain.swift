@@ -1,0 +1,10 @@
+import ArgumentParser
+
+/// The `gemma-train` command: one executable, one subcommand per user flow.
+@main
+struct GemmaTrain: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "gemma-train",
+        abstract: "Train and fine-tune Gemma-architecture language models on CPU clusters.",
+        subcommands: [])
+}
