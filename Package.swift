@@ -8,6 +8,8 @@ import PackageDescription
 /// One settings array for every Swift target.
 let swiftSettings: [SwiftSetting] = [
     .enableUpcomingFeature("ExistentialAny"),
+    // AVX2 + FMA, the same ISA as OpenBLAS's Haswell kernels (Docs/Performance.md).
+    .unsafeFlags(["-target-cpu", "haswell"]),
 ]
 
 let package = Package(
