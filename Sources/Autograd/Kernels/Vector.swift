@@ -51,6 +51,34 @@ enum Vector {
         return total
     }
 
+    /// Largest of `x[0..<n]` (-inf when empty).
+    @inline(__always)
+    static func max(_ x: UnsafePointer<Float>, _ n: Int) -> Float {
+        var acc = SIMD8<Float>(repeating: -.infinity)
+        var i = 0
+        while i + 8 <= n {
+            acc = pointwiseMax(acc, load8(x + i))
+            i += 8
+        }
+        var m = acc.max()
+        while i < n { m = Swift.max(m, x[i]); i += 1 }
+        return m
+    }
+
+    /// `Σ a[i] * b[i] * c[i]` over `n` elements (Float accumulation in 8 lanes).
+    @inline(__always)
+    static func dot(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ c: UnsafePointer<Float>, _ n: Int) -> Float {
+        var acc = SIMD8<Float>()
+        var i = 0
+        while i + 8 <= n {
+            acc.addProduct(load8(a + i) * load8(b + i), load8(c + i))
+            i += 8
+        }
+        var total = acc.sum()
+        while i < n { total += a[i] * b[i] * c[i]; i += 1 }
+        return total
+    }
+
     /// Dot product of `a` and `b` over `n` elements (Float accumulation in 8 lanes).
     @inline(__always)
     static func dot(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ n: Int) -> Float {

@@ -1,12 +1,21 @@
 /// Eight-lane exp and tanh (Cephes single-precision algorithms), so the transcendental parts of softmax,
 /// attention, cross-entropy and GELU vectorise. Accurate to a few ulp over the ranges we use.
+///
+/// Float <-> Int32 lane conversions are avoided (Swift lowers them lane by lane): `1.5 * 2^23` added to a
+/// Float with |value| < 2^22 rounds it to an integer held in the low mantissa bits, and back.
 enum VectorMath {
+    static let magic: Float = 12_582_912  // 1.5 * 2^23
+    static let magicBits: Int32 = 0x4B40_0000  // its bit pattern
+
     /// e^x; exactly 0 below -87.33 (so -inf masks give 0) and +inf above 88.38.
     @inline(__always)
     static func exp(_ input: SIMD8<Float>) -> SIMD8<Float> {
-        let x = input.clamped(lowerBound: SIMD8(repeating: -87.33654), upperBound: SIMD8(repeating: 88.72283))
-        // x = n ln2 + r, |r| <= ln2/2
-        let n = (x * 1.44269504088896341).rounded(.toNearestOrEven)
+        var x = input  // clamp (replace is cheaper than `clamped` on SIMD types)
+        x.replace(with: -87.33654, where: x .< -87.33654)
+        x.replace(with: 88.72283, where: x .> 88.72283)
+        // x = n ln2 + r, |r| <= ln2/2; n rounded through the magic-number trick (its low bits are n).
+        let shifted = x * 1.44269504088896341 + magic
+        let n = shifted - magic
         var r = x - n * 0.693359375
         r = r + n * 2.12194440e-4
         var p: SIMD8<Float> = SIMD8(repeating: 1.9875691500e-4)
@@ -19,7 +28,7 @@ enum VectorMath {
         let e = p * r2 + r + 1
         // scale by 2^n through the exponent bits; n in [-126, 127] after the clamp (n = -127 -> subnormal
         // handled by splitting the scale in two).
-        let ni = SIMD8<Int32>(n)
+        let ni = unsafeBitCast(shifted, to: SIMD8<Int32>.self) &- magicBits
         let half1 = ni &>> 1
         let half2 = ni &- half1
         let s1 = unsafeBitCast((half1 &+ 127) &<< 23, to: SIMD8<Float>.self)
@@ -41,7 +50,9 @@ enum VectorMath {
         p = p * z + 1.33314422036e-1
         p = p * z - 3.33332819422e-1
         let small = p * z * x + x
-        let e = exp(2 * ax.clamped(lowerBound: SIMD8(repeating: 0), upperBound: SIMD8(repeating: 20)))
+        var twice = 2 * ax
+        twice.replace(with: 40, where: twice .> 40)
+        let e = exp(twice)
         var large = 1 - 2 / (e + 1)
         large.replace(with: -large, where: x .< 0)
         var out = large
@@ -75,7 +86,7 @@ extension VectorMath {
     static func log(_ x: SIMD8<Float>) -> SIMD8<Float> {
         let bits = unsafeBitCast(x, to: SIMD8<Int32>.self)
         // x = m * 2^e with m in [0.5, 1)
-        var e = SIMD8<Float>(((bits &>> 23) & 0xff) &- 126)
+        var e = unsafeBitCast(((bits &>> 23) & 0xff) &- 126 &+ magicBits, to: SIMD8<Float>.self) - magic
         var m = unsafeBitCast((bits & Int32(bitPattern: 0x807f_ffff)) | 0x3f00_0000, to: SIMD8<Float>.self)
         let belowSqrtHalf = m .< 0.707106781186547524
         e.replace(with: e - 1, where: belowSqrtHalf)
@@ -108,6 +119,8 @@ extension VectorMath {
     @inline(__always)
     static func logSigmoid(_ x: SIMD8<Float>) -> SIMD8<Float> {
         let ax = unsafeBitCast(unsafeBitCast(x, to: SIMD8<UInt32>.self) & 0x7fff_ffff, to: SIMD8<Float>.self)
-        return pointwiseMin(x, SIMD8(repeating: 0)) - log(1 + exp(-ax))
+        var negativePart = x
+        negativePart.replace(with: 0, where: x .> 0)
+        return negativePart - log(1 + exp(-ax))
     }
 }

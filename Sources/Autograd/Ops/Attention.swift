@@ -155,9 +155,7 @@ struct AttentionGeometry {
                     forEachRow(rows, cols: n) { r in
                         let row = r / n
                         let sr = sp + r
-                        var tileMax = -Float.infinity
-                        for j in 0..<n { tileMax = max(tileMax, sr[j]) }
-                        let newMax = max(m[row], tileMax)
+                        let newMax = max(m[row], Vector.max(sr, n))
                         let shift = newMax == -.infinity ? 0 : newMax
                         VectorMath.map(sr, sr, n) { VectorMath.exp($0 - shift) }
                         let alpha = m[row] == -.infinity ? 0 : Foundation.exp(m[row] - shift)

@@ -44,23 +44,24 @@ public func geglu(gate: Tensor, up: Tensor) -> Tensor {
             up.withGradBufferIf(needB) { db, accB in
                 Parallel.chunks(n, grain: Vector.grain) { s, e in
                     GELU.zip(s, e) { i in
-                        let (a, gg) = (load8(pa + i), load8(pg + i))
+                        let (value, slope) = GELU.valueAndDerivative(load8(pa + i))
+                        let gg = load8(pg + i)
                         if let da {
-                            let v = gg * load8(pb + i) * GELU.derivative(a)
+                            let v = gg * load8(pb + i) * slope
                             store8(accA ? load8(da + i) + v : v, da + i)
                         }
                         if let db {
-                            let v = gg * GELU.value(a)
+                            let v = gg * value
                             store8(accB ? load8(db + i) + v : v, db + i)
                         }
                     } tail: { i in
-                        let a = SIMD8<Float>(repeating: pa[i])
+                        let (value, slope) = GELU.valueAndDerivative(SIMD8(repeating: pa[i]))
                         if let da {
-                            let v = pg[i] * pb[i] * GELU.derivative(a)[0]
+                            let v = pg[i] * pb[i] * slope[0]
                             da[i] = accA ? da[i] + v : v
                         }
                         if let db {
-                            let v = pg[i] * GELU.value(a)[0]
+                            let v = pg[i] * value[0]
                             db[i] = accB ? db[i] + v : v
                         }
                     }
@@ -81,12 +82,16 @@ enum GELU {
     }
 
     @inline(__always)
-    static func derivative(_ x: SIMD8<Float>) -> SIMD8<Float> {
+    static func derivative(_ x: SIMD8<Float>) -> SIMD8<Float> { valueAndDerivative(x).1 }
+
+    /// `(gelu(x), gelu'(x))` sharing one tanh.
+    @inline(__always)
+    static func valueAndDerivative(_ x: SIMD8<Float>) -> (SIMD8<Float>, SIMD8<Float>) {
         let x2: SIMD8<Float> = x * x
         let t: SIMD8<Float> = VectorMath.tanh(c * (x + k * x2 * x))
         let dInner: SIMD8<Float> = c * (1 + 3 * k * x2)
-        let left: SIMD8<Float> = 0.5 * (1 + t)
-        return left + 0.5 * x * (1 - t * t) * dInner
+        let half: SIMD8<Float> = 0.5 * (1 + t)
+        return (x * half, half + 0.5 * x * (1 - t * t) * dInner)
     }
 
     /// Calls `body(i)` for each 8-element group in `s..<e` and `tail(i)` for the leftover elements.

@@ -11,25 +11,25 @@ public func rmsNorm(_ x: Tensor, weight w: Tensor, eps: Float = 1e-6) -> Tensor 
     let rows = d == 0 ? 0 : x.count / d
     let out = Tensor(uninitialized: x.shape)
     let rstd = Tensor(uninitialized: [rows])  // rstd: [N]
-    let (px, pw, py, pr) = (UnsafePointer(x.data), UnsafePointer(w.data), out.data, rstd.data)
+    let scale = Tensor(uninitialized: [d])    // 1 + w: [D]
+    Vector.generate(scale.data, d) { j in 1 + w.data[j] }
+    let (px, pw, py, pr) = (UnsafePointer(x.data), UnsafePointer(scale.data), out.data, rstd.data)
     forEachRow(rows, cols: d) { r in
         let row = px + r
         let meanSquare = Vector.dot(row, row, d) / Float(d)
         let s = 1 / (meanSquare + eps).squareRoot()
         pr[r / d] = s
-        for j in 0..<d { py[r + j] = row[j] * s * (1 + pw[j]) }
+        for j in 0..<d { py[r + j] = row[j] * s * pw[j] }
     }
     return out.recorded("rmsNorm", [x, w]) { g in
-        let (pg, pr) = (UnsafePointer(g.data), UnsafePointer(rstd.data))
+        let (pg, pr, pw) = (UnsafePointer(g.data), UnsafePointer(rstd.data), UnsafePointer(scale.data))
         if x.requiresGrad {
             x.withGradBuffer { dx, acc in
                 forEachRow(rows, cols: d) { r in
                     let (xr, gr, s) = (px + r, pg + r, pr[r / d])
-                    var dot: Float = 0  // Σ_j du_j u_j
-                    for j in 0..<d { dot += gr[j] * (1 + pw[j]) * xr[j] * s }
-                    let c = dot / Float(d)
+                    let c = Vector.dot(gr, pw, xr, d) * s / Float(d)  // mean(du ⊙ u)
                     for j in 0..<d {
-                        let v = s * (gr[j] * (1 + pw[j]) - xr[j] * s * c)
+                        let v = s * (gr[j] * pw[j] - xr[j] * s * c)
                         dx[r + j] = acc ? dx[r + j] + v : v
                     }
                 }

@@ -55,8 +55,7 @@ public func logSoftmax(_ x: Tensor) -> Tensor {
 /// Writes `e^{src - max}` to `dst` and returns `(max, Σ e^{src - max})`.
 @inline(__always)
 func expShifted(_ src: UnsafePointer<Float>, _ dst: UnsafeMutablePointer<Float>, _ n: Int) -> (Float, Double) {
-    var m = -Float.infinity
-    for j in 0..<n { m = max(m, src[j]) }
+    let m = Vector.max(src, n)
     let shift = m == -.infinity ? 0 : m
     VectorMath.map(src, dst, n) { VectorMath.exp($0 - shift) }
     return (m, Vector.sum(dst, n))
