@@ -35,7 +35,7 @@ final class TapeTests: XCTestCase {
         let x = Tensor([0.5, 1.5], shape: [2])
         x.requiresGrad = true
         let hidden = tanh(x)
-        weak var saved = hidden.node
+        weak let saved = hidden.node
         let loss = sum(hidden * hidden)
         XCTAssertNotNil(saved)
         loss.backward()

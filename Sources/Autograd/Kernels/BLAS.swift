@@ -15,8 +15,11 @@ enum BLAS {
     ) {
         _ = configured
         guard m > 0, n > 0 else { return }
-        if k == 0 {  // empty product: C = beta * C
-            for i in 0..<m { Vector.scale(c + i * (ldc ?? n), by: beta, n) }
+        if k == 0 {  // empty product: C = beta * C (C may be uninitialised when beta == 0)
+            for i in 0..<m {
+                let row = c + i * (ldc ?? n)
+                if beta == 0 { row.update(repeating: 0, count: n) } else { Vector.scale(row, by: beta, n) }
+            }
             return
         }
         cblas_sgemm(

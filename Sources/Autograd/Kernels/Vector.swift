@@ -57,7 +57,8 @@ enum Vector {
         var acc = SIMD8<Float>(repeating: -.infinity)
         var i = 0
         while i + 8 <= n {
-            acc = pointwiseMax(acc, load8(x + i))
+            let v = load8(x + i)
+            acc.replace(with: v, where: v .> acc)  // compare + blend (pointwiseMax is lowered lane by lane)
             i += 8
         }
         var m = acc.max()

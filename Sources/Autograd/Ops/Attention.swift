@@ -139,7 +139,7 @@ struct AttentionGeometry {
         let s = Tensor(uninitialized: [tileRows, keyTile])   // scores / probabilities of one key tile
         let stats = Tensor(uninitialized: [2, tileRows])     // running max m and sum l per row
         let (m, l) = (stats.data, stats.data + tileRows)
-        withExtendedLifetime(stats) { withDocuments { docs in
+        withExtendedLifetime((qt, acc, s, stats)) { withDocuments { docs in
             forEachTile { b, g, t0, t1 in
                 let rows = (t1 - t0) * group
                 gather(q, b, g, t0, t1, into: qt.data)
@@ -194,7 +194,7 @@ struct AttentionGeometry {
         let dp = Tensor(uninitialized: [tileRows, keyTile])  // dP
         let rowStats = Tensor(uninitialized: [2, tileRows])  // L and D = rowsum(dO ⊙ O) per row
         let (lse, delta) = (rowStats.data, rowStats.data + tileRows)
-        withExtendedLifetime((buffers, rowStats)) { withDocuments { docs in
+        withExtendedLifetime((buffers, p, dp, rowStats)) { withDocuments { docs in
             forEachTile { b, g, t0, t1 in
                 let rows = (t1 - t0) * group
                 gather(q, b, g, t0, t1, into: qt)

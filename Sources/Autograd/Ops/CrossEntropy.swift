@@ -1,0 +1,185 @@
+import Foundation
+
+/// The target value that marks a token as ignored (no loss, no gradient), as in PyTorch.
+public let ignoreIndex: Int32 = -100
+
+/// Cross-entropy of the next-token distribution, fused with the output projection so the `[N, V]`
+/// logits are never materialised (Gemma ties this projection to the embedding table).
+///
+///     logits = hidden · weightᵀ                                   // [N, V], one vocabulary chunk at a time
+///     loss   = Σ_{n: targets[n] != -100} (logsumexp(logits[n]) - logits[n, targets[n]]) / (normalizer ?? count)
+///
+/// Forward walks the vocabulary in chunks of `chunkSize` columns: one sgemm gives the chunk's logits
+/// `[N, Vc]`, and each row folds them into a running max and sum of exponentials (online logsumexp) and
+/// picks up its target logit when the chunk holds it. Only the per-row logsumexp `[N]` is saved.
+/// Backward recomputes each chunk's logits, turns them in place into
+/// `dlogits = (softmax - onehot(target)) · g / (normalizer ?? count)` (zero for ignored rows), then
+/// `dHidden += dlogits · W[chunk]` and `dW[chunk] = dlogitsᵀ · hidden` by sgemm. Peak scratch is one
+/// `[N, Vc]` buffer; the cost is four `N·V·D` products (forward, recompute, two gradients) plus two
+/// passes of `exp` over `N·V` elements.
+///
+/// - Parameters:
+///   - hidden: `[N, D]` final hidden states (`N = B*T`).
+///   - weight: `[V, D]` output projection (the tied embedding table).
+///   - targets: `N` token ids in `0..<V`, or ``ignoreIndex`` (-100) for tokens that carry no loss.
+///     Any other value stops with an error naming the row and the value.
+///   - normalizer: the divisor of the summed loss. Nil divides by the local `count`; pass the token count
+///     of the whole global batch when gradients are accumulated over micro-batches or ranks, so that the
+///     summed gradients equal those of one big batch. Must be positive.
+///   - chunkSize: vocabulary columns per chunk. At `N = 2048, D = 512, V = 8192` the cost is flat from 512
+///     to 8192 columns; 2048 keeps sgemm's panels large while the `[N, Vc]` scratch stays 16 MiB.
+/// - Returns: `loss` of shape `[1]`, and `count`, the number of targets that are not ignored. When
+///   `count` is 0 and `normalizer` is nil the loss is 0 and the gradients are zero.
+public func crossEntropy(
+    hidden: Tensor, weight: Tensor, targets: [Int32], normalizer: Int? = nil, chunkSize: Int = 2048
+) -> (loss: Tensor, count: Int) {
+    shapeCheck(hidden.rank == 2 && weight.rank == 2 && hidden.shape[1] == weight.shape[1],
+               "crossEntropy: need hidden [N, D] and weight [V, D], got hidden \(hidden.shape), weight \(weight.shape)")
+    let (n, d, v) = (hidden.shape[0], hidden.shape[1], weight.shape[0])
+    shapeCheck(targets.count == n, "crossEntropy: \(targets.count) targets for hidden \(hidden.shape)")
+    shapeCheck(v > 0, "crossEntropy: empty vocabulary, weight \(weight.shape)")
+    shapeCheck(chunkSize > 0, "crossEntropy: chunkSize must be positive, got \(chunkSize)")
+    shapeCheck(normalizer.map { $0 > 0 } ?? true,
+               "crossEntropy: normalizer must be positive, got \(normalizer ?? 0)")
+    var count = 0
+    for (row, t) in targets.enumerated() where t != ignoreIndex {
+        shapeCheck(t >= 0 && Int(t) < v,
+                   "crossEntropy: target \(t) at row \(row) is outside 0..<\(v) and is not \(ignoreIndex)")
+        count += 1
+    }
+    let chunks = VocabChunks(n: n, d: d, v: v, width: min(chunkSize, v))
+    let (lse, targetLogit) = chunks.forward(hidden.data, weight.data, targets)
+    var total = 0.0
+    for row in 0..<n where targets[row] != ignoreIndex {
+        total += Double(lse.data[row]) - Double(targetLogit.data[row])
+    }
+    let denominator = normalizer ?? count
+    let loss = Tensor([denominator > 0 ? Float(total / Double(denominator)) : 0], shape: [1])
+    loss.recorded("crossEntropy", [hidden, weight]) { g in
+        let scale = denominator > 0 ? g.item / Float(denominator) : 0
+        // Nested so one pass over the chunks writes both gradients; a missing one passes nil.
+        hidden.withGradBufferIf(hidden.requiresGrad) { dh, accH in
+            weight.withGradBufferIf(weight.requiresGrad) { dw, accW in
+                if count == 0 {  // nothing counted: the gradients are zero
+                    if let dh, !accH { dh.update(repeating: 0, count: n * d) }
+                    if let dw, !accW { dw.update(repeating: 0, count: v * d) }
+                    return
+                }
+                chunks.backward(hidden.data, weight.data, targets, lse: lse.data, scale: scale,
+                                dHidden: dh, accumulateHidden: accH, dWeight: dw, accumulateWeight: accW)
+            }
+        }
+    }
+    return (loss, count)
+}
+
+/// The chunked kernels of ``crossEntropy(hidden:weight:targets:normalizer:chunkSize:)``: the vocabulary
+/// `0..<V` is cut into chunks of `width` columns (the last may be narrower).
+private struct VocabChunks {
+    let n: Int, d: Int, v: Int
+    /// Columns per chunk (`Vc`).
+    let width: Int
+
+    /// Chunk column ranges, in order.
+    var ranges: some Sequence<Range<Int>> {
+        stride(from: 0, to: v, by: width).lazy.map { $0..<min($0 + width, v) }
+    }
+
+    /// Rows per thread below which a row loop stays on one thread.
+    var rowGrain: Int { max(1, Vector.grain / width) }
+
+    /// Returns each row's logsumexp `lse [N]` and target logit `targetLogit [N]` (both unspecified for
+    /// rows whose target is ignored).
+    func forward(
+        _ hidden: UnsafePointer<Float>, _ weight: UnsafePointer<Float>, _ targets: [Int32]
+    ) -> (lse: Tensor, targetLogit: Tensor) {
+        let scratch = Tensor(uninitialized: [n, width])            // [N, Vc] one chunk of logits
+        let runningMax = Tensor(repeating: -.infinity, shape: [n])  // [N] max of the logits seen so far
+        let runningSum = Tensor(zeros: [n])                         // [N] Σ e^(logit - runningMax) so far
+        let targetLogit = Tensor(zeros: [n])                        // [N]
+        let (m, s, picked) = (runningMax.data, runningSum.data, targetLogit.data)
+        defer { withExtendedLifetime((scratch, runningMax)) {} }  // only raw pointers are used below
+        for cols in ranges {
+            let w = cols.count
+            BLAS.gemm(transB: true, m: n, n: w, k: d, a: hidden, b: weight + cols.lowerBound * d,
+                      c: scratch.data)                              // [N, w] = hidden [N, D] · W[cols]ᵀ [D, w]
+            let logits = UnsafePointer(scratch.data)
+            Parallel.chunks(n, grain: rowGrain) { r0, r1 in
+                for r in r0..<r1 {
+                    let t = Int(targets[r])
+                    guard t != Int(ignoreIndex) else { continue }
+                    let x = logits + r * w
+                    let newMax = max(m[r], Vector.max(x, w))
+                    s[r] = s[r] * Foundation.exp(m[r] - newMax) + sumExp(x, w, minus: newMax)
+                    m[r] = newMax
+                    if cols.contains(t) { picked[r] = x[t - cols.lowerBound] }
+                }
+            }
+        }
+        for r in 0..<n { s[r] = m[r] + Foundation.log(s[r]) }  // the sum becomes the logsumexp
+        return (runningSum, targetLogit)
+    }
+
+    /// Writes or adds the gradients of `scale · Σ_counted (lse - logit[target])` into `dHidden [N, D]` and
+    /// `dWeight [V, D]` (either may be nil).
+    func backward(
+        _ hidden: UnsafePointer<Float>, _ weight: UnsafePointer<Float>, _ targets: [Int32],
+        lse: UnsafePointer<Float>, scale: Float,
+        dHidden: UnsafeMutablePointer<Float>?, accumulateHidden: Bool,
+        dWeight: UnsafeMutablePointer<Float>?, accumulateWeight: Bool
+    ) {
+        let scratch = Tensor(uninitialized: [n, width])  // [N, Vc] one chunk of logits, then of dlogits
+        defer { withExtendedLifetime(scratch) {} }
+        var hiddenWritten = accumulateHidden              // false until dHidden holds values (it starts uninitialised)
+        for cols in ranges {
+            let w = cols.count
+            let wChunk = weight + cols.lowerBound * d     // [w, D]
+            BLAS.gemm(transB: true, m: n, n: w, k: d, a: hidden, b: wChunk, c: scratch.data)
+            let dlogits = scratch.data
+            Parallel.chunks(n, grain: rowGrain) { r0, r1 in
+                for r in r0..<r1 {
+                    let t = Int(targets[r])
+                    let x = dlogits + r * w
+                    guard t != Int(ignoreIndex) else { x.update(repeating: 0, count: w); continue }
+                    expInPlace(x, w, minus: lse[r], scale: scale)  // softmax · scale
+                    if cols.contains(t) { x[t - cols.lowerBound] -= scale }
+                }
+            }
+            if let dHidden {  // [N, D] += dlogits [N, w] · W[cols] [w, D]
+                BLAS.gemm(m: n, n: d, k: w, a: dlogits, b: wChunk, beta: hiddenWritten ? 1 : 0, c: dHidden)
+                hiddenWritten = true
+            }
+            if let dWeight {  // dW[cols] [w, D] = dlogitsᵀ [w, N] · hidden [N, D]; chunks are disjoint rows
+                BLAS.gemm(transA: true, m: w, n: d, k: n, a: dlogits, b: hidden,
+                          beta: accumulateWeight ? 1 : 0, c: dWeight + cols.lowerBound * d)
+            }
+        }
+    }
+}
+
+/// `Σ e^(x[i] - shift)` over `0..<n`.
+@inline(__always)
+private func sumExp(_ x: UnsafePointer<Float>, _ n: Int, minus shift: Float) -> Float {
+    let s = SIMD8<Float>(repeating: shift)
+    var lanes = SIMD8<Float>()
+    var i = 0
+    while i + 8 <= n {
+        lanes += VectorMath.exp(load8(x + i) - s)
+        i += 8
+    }
+    var result = lanes.sum()
+    while i < n { result += Foundation.exp(x[i] - shift); i += 1 }
+    return result
+}
+
+/// `x[i] = scale · e^(x[i] - shift)` over `0..<n`.
+@inline(__always)
+private func expInPlace(_ x: UnsafeMutablePointer<Float>, _ n: Int, minus shift: Float, scale: Float) {
+    let (s, c) = (SIMD8<Float>(repeating: shift), SIMD8<Float>(repeating: scale))
+    var i = 0
+    while i + 8 <= n {
+        store8(VectorMath.exp(load8(x + i) - s) * c, x + i)
+        i += 8
+    }
+    while i < n { x[i] = scale * Foundation.exp(x[i] - shift); i += 1 }
+}

@@ -1,0 +1,8 @@
+import ArgumentParser
+
+/// `gemma-train bench ...`: performance measurements that print one JSON object per line.
+struct Bench: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Measure performance (one JSON object per line on stdout).",
+        subcommands: [BenchKernels.self])
+}

@@ -1,0 +1,25 @@
+import Foundation
+
+/// A JSON scalar, rendered as JSON text.
+enum JSONValue {
+    case string(String)
+    case number(Double)
+    case int(Int)
+
+    var rendered: String {
+        switch self {
+        case .string(let s):
+            let data = try! JSONSerialization.data(withJSONObject: s, options: [.fragmentsAllowed])
+            return String(decoding: data, as: UTF8.self)
+        case .number(let x):
+            return x.isFinite ? String(format: "%.4g", x) : "null"
+        case .int(let n):
+            return String(n)
+        }
+    }
+}
+
+/// A flat JSON object whose keys keep the order given (readable JSON-lines output).
+func jsonObject(_ fields: [(String, JSONValue)]) -> String {
+    "{" + fields.map { "\(JSONValue.string($0.0).rendered): \($0.1.rendered)" }.joined(separator: ", ") + "}"
+}
