@@ -87,7 +87,9 @@ final class AttentionTests: XCTestCase {
         y.backward(seed: Tensor(repeating: 1e-3, shape: y.shape))
         let largest = BufferPool.shared.takeLargestRequest()
         XCTAssertLessThan(largest, t * t, "largest buffer \(largest) floats")
-        XCTAssertLessThanOrEqual(largest, 512 * 256)
+        // The largest buffer is one thread's backward tile scratch: Q, dO, O tiles [512, hd], P and dS
+        // tiles [512, 256] and two row vectors, whatever T is.
+        XCTAssertLessThanOrEqual(largest, 3 * 512 * 8 + 2 * 512 * 256 + 2 * 512)
         XCTAssertTrue(q.grad!.scalars.allSatisfy(\.isFinite))
     }
 }

@@ -5,6 +5,15 @@ enum BLAS {
     /// Sets OpenBLAS's thread count once, from ``Parallel/threadCount``.
     static let configured: Void = { openblas_set_num_threads(Int32(Parallel.threadCount)) }()
 
+    /// Runs `body` with OpenBLAS on one thread, for kernels that split their own work across threads
+    /// and call sgemm from each (concurrent calls on one OpenBLAS thread each are safe). Not reentrant.
+    static func singleThreaded(_ body: () -> Void) {
+        _ = configured
+        openblas_set_num_threads(1)
+        defer { openblas_set_num_threads(Int32(Parallel.threadCount)) }
+        body()
+    }
+
     /// `C = alpha * op(A) op(B) + beta * C`, with `op(A): [m, k]`, `op(B): [k, n]`, `C: [m, n]`.
     /// Leading dimensions default to dense rows; pass them to address sub-matrices in place.
     /// With `beta == 0`, C may be uninitialised.

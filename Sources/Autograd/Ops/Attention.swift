@@ -71,20 +71,6 @@ struct AttentionGeometry {
     /// Stacked rows in a full query tile.
     var tileRows: Int { queryTile * group }
 
-    /// Calls `body(b, kvHead, t0, t1)` for every query tile.
-    func forEachTile(_ body: (Int, Int, Int, Int) -> Void) {
-        for b in 0..<batch {
-            for g in 0..<kvHeads {
-                var t0 = 0
-                while t0 < time {
-                    let t1 = min(time, t0 + queryTile)
-                    body(b, g, t0, t1)
-                    t0 = t1
-                }
-            }
-        }
-    }
-
     /// Offset of element `[b, t, head, 0]` in a `[B, T, heads, hd]` tensor.
     @inline(__always)
     func offset(_ b: Int, _ t: Int, _ head: Int, heads: Int) -> Int { ((b * time + t) * heads + head) * headDim }
@@ -106,18 +92,10 @@ struct AttentionGeometry {
         }
     }
 
-    /// Whether key `j` is visible from query position `t` of batch row `b`.
-    @inline(__always)
-    func visible(_ b: Int, _ t: Int, _ j: Int, _ docs: UnsafeBufferPointer<Int32>?) -> Bool {
-        guard j <= t else { return false }
-        guard let docs else { return true }
-        return docs[b * time + j] == docs[b * time + t]
-    }
-
     /// Writes `S = scale · Q Kᵀ` for rows of tile `(b, t0)` against keys `j0..<j1`, masked to -inf.
     func scores(_ qt: UnsafePointer<Float>, rows: Int, k: UnsafePointer<Float>, _ b: Int, _ g: Int,
                 _ t0: Int, _ j0: Int, _ j1: Int, into s: UnsafeMutablePointer<Float>,
-                _ docs: UnsafeBufferPointer<Int32>?) {
+                _ docs: UnsafeBufferPointer<Int32>?, _ parallelRows: Bool) {
         let n = j1 - j0
         // s: [rows, n] = scale · qt: [rows, hd] · K[b, j0..<j1, g]ᵀ: [hd, n]
         BLAS.gemm(transB: true, m: rows, n: n, k: headDim, alpha: scale, a: qt, lda: headDim,
@@ -125,117 +103,159 @@ struct AttentionGeometry {
         let needsMask = docs != nil || j1 - 1 > t0
         guard needsMask else { return }
         let group = group
-        forEachRow(rows, cols: n) { r in
+        rowLoop(rows, cols: n, parallelRows) { r in
             let t = t0 + (r / n) / group
-            for j in 0..<n where !visible(b, t, j0 + j, docs) { s[r + j] = -.infinity }
+            let row = s + r
+            // Causal: keys after t are hidden (a suffix of the tile's columns).
+            let firstHidden = min(max(t + 1 - j0, 0), n)
+            (row + firstHidden).update(repeating: -.infinity, count: n - firstHidden)
+            guard let docs else { return }
+            let doc = docs[b * time + t]
+            let rowDocs = docs.baseAddress! + b * time + j0
+            for j in 0..<firstHidden where rowDocs[j] != doc { row[j] = -.infinity }
         }
+    }
+
+    /// Runs `body(units, parallelRows)` over the `(b, kv head)` units `0..<B*KV`. With at least as many
+    /// units as threads, units are split across threads and each runs single-threaded sgemm and row
+    /// loops (no synchronisation inside a unit); otherwise one sequence of units uses threaded sgemm and
+    /// threaded row loops. A unit owns its rows of the output and of dK and dV, so no two threads write
+    /// the same element.
+    func forEachUnitRange(_ body: (Range<Int>, Bool) -> Void) {
+        let units = batch * kvHeads
+        if Parallel.threadCount > 1 && units >= Parallel.threadCount {
+            BLAS.singleThreaded { Parallel.chunks(units, grain: 1) { u0, u1 in body(u0..<u1, false) } }
+        } else {
+            body(0..<units, true)
+        }
+    }
+
+    /// Query tiles `t0..<t1` of a unit, in order.
+    var queryTiles: some Sequence<Range<Int>> {
+        stride(from: 0, to: time, by: queryTile).lazy.map { [time, queryTile] in $0..<min($0 + queryTile, time) }
     }
 
     func forward(q: UnsafePointer<Float>, k: UnsafePointer<Float>, v: UnsafePointer<Float>,
                  out: UnsafeMutablePointer<Float>, logSumExp: UnsafeMutablePointer<Float>) {
-        let (tileRows, keyTile, hd) = (tileRows, keyTile, headDim)
-        let qt = Tensor(uninitialized: [tileRows, hd])       // stacked queries
-        let acc = Tensor(uninitialized: [tileRows, hd])      // unnormalised output
-        let s = Tensor(uninitialized: [tileRows, keyTile])   // scores / probabilities of one key tile
-        let stats = Tensor(uninitialized: [2, tileRows])     // running max m and sum l per row
-        let (m, l) = (stats.data, stats.data + tileRows)
-        withExtendedLifetime((qt, acc, s, stats)) { withDocuments { docs in
-            forEachTile { b, g, t0, t1 in
-                let rows = (t1 - t0) * group
-                gather(q, b, g, t0, t1, into: qt.data)
-                acc.data.update(repeating: 0, count: rows * hd)
-                m.update(repeating: -.infinity, count: rows)
-                l.update(repeating: 0, count: rows)
-                var j0 = 0
-                while j0 < t1 {
-                    let j1 = min(t1, j0 + keyTile), n = j1 - j0
-                    scores(qt.data, rows: rows, k: k, b, g, t0, j0, j1, into: s.data, docs)
-                    // Online softmax: rescale what has been accumulated to the new row maximum.
-                    let (sp, ap) = (s.data, acc.data)
-                    forEachRow(rows, cols: n) { r in
-                        let row = r / n
-                        let sr = sp + r
-                        let newMax = max(m[row], Vector.max(sr, n))
-                        let shift = newMax == -.infinity ? 0 : newMax
-                        VectorMath.map(sr, sr, n) { VectorMath.exp($0 - shift) }
-                        let alpha = m[row] == -.infinity ? 0 : Foundation.exp(m[row] - shift)
-                        l[row] = l[row] * alpha + Float(Vector.sum(sr, n))
-                        m[row] = newMax
-                        let ar = ap + row * hd
-                        for e in 0..<hd { ar[e] *= alpha }
+        withDocuments { docs in
+            forEachUnitRange { units, parallelRows in
+                let (tileRows, keyTile, hd) = (tileRows, keyTile, headDim)
+                let scratch = Tensor(uninitialized: [2 * tileRows * hd + tileRows * keyTile + 2 * tileRows])
+                defer { withExtendedLifetime(scratch) {} }
+                let qt = scratch.data                        // [rows, hd] stacked queries
+                let acc = qt + tileRows * hd                 // [rows, hd] unnormalised output
+                let s = acc + tileRows * hd                  // [rows, n] scores, then probabilities
+                let m = s + tileRows * keyTile               // [rows] running max
+                let l = m + tileRows                         // [rows] running sum of exponentials
+                for unit in units {
+                    let (b, g) = (unit / kvHeads, unit % kvHeads)
+                    for tile in queryTiles {
+                        let (t0, t1) = (tile.lowerBound, tile.upperBound)
+                        let rows = (t1 - t0) * group
+                        gather(q, b, g, t0, t1, into: qt)
+                        acc.update(repeating: 0, count: rows * hd)
+                        m.update(repeating: -.infinity, count: rows)
+                        l.update(repeating: 0, count: rows)
+                        for j0 in stride(from: 0, to: t1, by: keyTile) {
+                            let j1 = min(t1, j0 + keyTile), n = j1 - j0
+                            scores(qt, rows: rows, k: k, b, g, t0, j0, j1, into: s, docs, parallelRows)
+                            // Online softmax: rescale what has been accumulated to the new row maximum.
+                            rowLoop(rows, cols: n, parallelRows) { r in
+                                let row = r / n
+                                let sr = s + r
+                                let newMax = max(m[row], Vector.max(sr, n))
+                                let shift = newMax == -.infinity ? 0 : newMax
+                                VectorMath.map(sr, sr, n) { VectorMath.exp($0 - shift) }
+                                let alpha = m[row] == -.infinity ? 0 : Foundation.exp(m[row] - shift)
+                                l[row] = l[row] * alpha + Float(Vector.sum(sr, n))
+                                m[row] = newMax
+                                let ar = acc + row * hd
+                                for e in 0..<hd { ar[e] *= alpha }
+                            }
+                            // acc: [rows, hd] += P: [rows, n] · V[b, j0..<j1, g]: [n, hd]
+                            BLAS.gemm(m: rows, n: hd, k: n, a: s, lda: n, b: v + offset(b, j0, g, heads: kvHeads),
+                                      ldb: kvHeads * hd, beta: 1, c: acc, ldc: hd)
+                        }
+                        rowLoop(rows, cols: hd, parallelRows) { r in
+                            let row = r / hd
+                            let inv = l[row] > 0 ? 1 / l[row] : 0
+                            for e in 0..<hd { acc[r + e] *= inv }
+                            let (tl, hl) = (row / group, row % group)
+                            logSumExp[(b * time + t0 + tl) * heads + g * group + hl] = m[row] + Foundation.log(l[row])
+                        }
+                        scatter(acc, b, g, t0, t1, into: out, accumulate: false)
                     }
-                    // acc: [rows, hd] += P: [rows, n] · V[b, j0..<j1, g]: [n, hd]
-                    BLAS.gemm(m: rows, n: hd, k: n, a: s.data, lda: n, b: v + offset(b, j0, g, heads: kvHeads),
-                              ldb: kvHeads * hd, beta: 1, c: acc.data, ldc: hd)
-                    j0 = j1
                 }
-                let ap = acc.data
-                forEachRow(rows, cols: hd) { r in
-                    let row = r / hd
-                    let inv = l[row] > 0 ? 1 / l[row] : 0
-                    for e in 0..<hd { ap[r + e] *= inv }
-                    let (tl, hl) = (row / group, row % group)
-                    logSumExp[(b * time + t0 + tl) * heads + g * group + hl] = m[row] + Foundation.log(l[row])
-                }
-                scatter(ap, b, g, t0, t1, into: out, accumulate: false)
             }
-        } }
+        }
     }
 
     func backward(q: UnsafePointer<Float>, k: UnsafePointer<Float>, v: UnsafePointer<Float>,
                   out: UnsafePointer<Float>, logSumExp: UnsafePointer<Float>, dOut: UnsafePointer<Float>,
                   dq: UnsafeMutablePointer<Float>, accumulateQ: Bool,
                   dk: UnsafeMutablePointer<Float>, dv: UnsafeMutablePointer<Float>) {
-        let (tileRows, keyTile, hd) = (tileRows, keyTile, headDim)
-        let buffers = Tensor(uninitialized: [3, tileRows, hd])  // stacked Q, dO, O (then dQ)
-        let (qt, dot, ot) = (buffers.data, buffers.data + tileRows * hd, buffers.data + 2 * tileRows * hd)
-        let dqt = ot  // O is only needed for D; its buffer then holds dQ
-        let p = Tensor(uninitialized: [tileRows, keyTile])   // P, then dS
-        let dp = Tensor(uninitialized: [tileRows, keyTile])  // dP
-        let rowStats = Tensor(uninitialized: [2, tileRows])  // L and D = rowsum(dO ⊙ O) per row
-        let (lse, delta) = (rowStats.data, rowStats.data + tileRows)
-        withExtendedLifetime((buffers, p, dp, rowStats)) { withDocuments { docs in
-            forEachTile { b, g, t0, t1 in
-                let rows = (t1 - t0) * group
-                gather(q, b, g, t0, t1, into: qt)
-                gather(dOut, b, g, t0, t1, into: dot)
-                gather(out, b, g, t0, t1, into: ot)
-                for row in 0..<rows {
-                    lse[row] = logSumExp[(b * time + t0 + row / group) * heads + g * group + row % group]
-                    delta[row] = Vector.dot(dot + row * hd, ot + row * hd, hd)
-                }
-                dqt.update(repeating: 0, count: rows * hd)
-                var j0 = 0
-                while j0 < t1 {
-                    let j1 = min(t1, j0 + keyTile), n = j1 - j0
-                    let (kt, vt) = (k + offset(b, j0, g, heads: kvHeads), v + offset(b, j0, g, heads: kvHeads))
-                    let (dkt, dvt) = (dk + offset(b, j0, g, heads: kvHeads), dv + offset(b, j0, g, heads: kvHeads))
-                    let ldkv = kvHeads * hd
-                    scores(qt, rows: rows, k: k, b, g, t0, j0, j1, into: p.data, docs)
-                    let pp = p.data
-                    forEachRow(rows, cols: n) { r in
-                        let shift = lse[r / n]
-                        VectorMath.map(pp + r, pp + r, n) { VectorMath.exp($0 - shift) }
+        withDocuments { docs in
+            forEachUnitRange { units, parallelRows in
+                let (tileRows, keyTile, hd, scale) = (tileRows, keyTile, headDim, scale)
+                let scratch = Tensor(uninitialized: [3 * tileRows * hd + 2 * tileRows * keyTile + 2 * tileRows])
+                defer { withExtendedLifetime(scratch) {} }
+                let qt = scratch.data                        // [rows, hd] stacked Q
+                let dot = qt + tileRows * hd                 // [rows, hd] stacked dO
+                let ot = dot + tileRows * hd                 // [rows, hd] stacked O, then dQ
+                let dqt = ot
+                let p = ot + tileRows * hd                   // [rows, n] P
+                let ds = p + tileRows * keyTile              // [rows, n] dP, then dS
+                let lse = ds + tileRows * keyTile            // [rows] L
+                let delta = lse + tileRows                   // [rows] D = rowsum(dO ⊙ O)
+                for unit in units {
+                    let (b, g) = (unit / kvHeads, unit % kvHeads)
+                    for tile in queryTiles {
+                        let (t0, t1) = (tile.lowerBound, tile.upperBound)
+                        let rows = (t1 - t0) * group
+                        gather(q, b, g, t0, t1, into: qt)
+                        gather(dOut, b, g, t0, t1, into: dot)
+                        gather(out, b, g, t0, t1, into: ot)
+                        for row in 0..<rows {
+                            lse[row] = logSumExp[(b * time + t0 + row / group) * heads + g * group + row % group]
+                            delta[row] = Vector.dot(dot + row * hd, ot + row * hd, hd)
+                        }
+                        dqt.update(repeating: 0, count: rows * hd)
+                        for j0 in stride(from: 0, to: t1, by: keyTile) {
+                            let j1 = min(t1, j0 + keyTile), n = j1 - j0
+                            let (kt, vt) = (k + offset(b, j0, g, heads: kvHeads), v + offset(b, j0, g, heads: kvHeads))
+                            let (dkt, dvt) = (dk + offset(b, j0, g, heads: kvHeads), dv + offset(b, j0, g, heads: kvHeads))
+                            let ldkv = kvHeads * hd
+                            scores(qt, rows: rows, k: k, b, g, t0, j0, j1, into: p, docs, parallelRows)
+                            // dP: [rows, n] = dO: [rows, hd] · Vᵀ: [hd, n]
+                            BLAS.gemm(transB: true, m: rows, n: n, k: hd, a: dot, lda: hd, b: vt, ldb: ldkv, c: ds, ldc: n)
+                            // One pass: P = exp(S - L), dS = P ⊙ (dP - D) · scale
+                            rowLoop(rows, cols: n, parallelRows) { r in
+                                let (shift, d) = (lse[r / n], delta[r / n])
+                                VectorMath.map(p + r, p + r, n) { VectorMath.exp($0 - shift) }
+                                for j in 0..<n { ds[r + j] = p[r + j] * (ds[r + j] - d) * scale }
+                            }
+                            // dV[j0..<j1]: [n, hd] += Pᵀ: [n, rows] · dO: [rows, hd]
+                            BLAS.gemm(transA: true, m: n, n: hd, k: rows, a: p, lda: n, b: dot, ldb: hd, beta: 1, c: dvt, ldc: ldkv)
+                            // dQ: [rows, hd] += dS: [rows, n] · K: [n, hd]
+                            BLAS.gemm(m: rows, n: hd, k: n, a: ds, lda: n, b: kt, ldb: ldkv, beta: 1, c: dqt, ldc: hd)
+                            // dK[j0..<j1]: [n, hd] += dSᵀ: [n, rows] · Q: [rows, hd]
+                            BLAS.gemm(transA: true, m: n, n: hd, k: rows, a: ds, lda: n, b: qt, ldb: hd, beta: 1, c: dkt, ldc: ldkv)
+                        }
+                        scatter(dqt, b, g, t0, t1, into: dq, accumulate: accumulateQ)
                     }
-                    // dV[j0..<j1]: [n, hd] += Pᵀ: [n, rows] · dO: [rows, hd]
-                    BLAS.gemm(transA: true, m: n, n: hd, k: rows, a: pp, lda: n, b: dot, ldb: hd, beta: 1, c: dvt, ldc: ldkv)
-                    // dP: [rows, n] = dO: [rows, hd] · Vᵀ: [hd, n]
-                    BLAS.gemm(transB: true, m: rows, n: n, k: hd, a: dot, lda: hd, b: vt, ldb: ldkv, c: dp.data, ldc: n)
-                    // dS = P ⊙ (dP - D) · scale, in place of P
-                    let (dpp, scale) = (dp.data, scale)
-                    forEachRow(rows, cols: n) { r in
-                        let d = delta[r / n]
-                        for j in 0..<n { pp[r + j] = pp[r + j] * (dpp[r + j] - d) * scale }
-                    }
-                    // dQ: [rows, hd] += dS: [rows, n] · K: [n, hd]
-                    BLAS.gemm(m: rows, n: hd, k: n, a: pp, lda: n, b: kt, ldb: ldkv, beta: 1, c: dqt, ldc: hd)
-                    // dK[j0..<j1]: [n, hd] += dSᵀ: [n, rows] · Q: [rows, hd]
-                    BLAS.gemm(transA: true, m: n, n: hd, k: rows, a: pp, lda: n, b: qt, ldb: hd, beta: 1, c: dkt, ldc: ldkv)
-                    j0 = j1
                 }
-                scatter(dqt, b, g, t0, t1, into: dq, accumulate: accumulateQ)
             }
-        } }
+        }
+    }
+
+    /// `body(offset)` for each row of `rows x cols`: threaded when `parallel`, else on this thread.
+    @inline(__always)
+    private func rowLoop(_ rows: Int, cols: Int, _ parallel: Bool, _ body: (Int) -> Void) {
+        if parallel {
+            forEachRow(rows, cols: cols, body)
+        } else {
+            for r in 0..<rows { body(r * cols) }
+        }
     }
 
     private func withDocuments(_ body: (UnsafeBufferPointer<Int32>?) -> Void) {
