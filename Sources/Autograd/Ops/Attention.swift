@@ -130,9 +130,16 @@ struct AttentionGeometry {
         }
     }
 
-    /// Query tiles `t0..<t1` of a unit, in order.
-    var queryTiles: some Sequence<Range<Int>> {
-        stride(from: 0, to: time, by: queryTile).lazy.map { [time, queryTile] in $0..<min($0 + queryTile, time) }
+    /// Calls `body(b, g, t0, t1, rows)` for every query tile `t0..<t1` (with `rows` stacked query rows)
+    /// of every unit `(b, kv head g)` in `units`, in order.
+    @inline(__always)
+    func forEachQueryTile(in units: Range<Int>, _ body: (Int, Int, Int, Int, Int) -> Void) {
+        for unit in units {
+            for t0 in stride(from: 0, to: time, by: queryTile) {
+                let t1 = min(t0 + queryTile, time)
+                body(unit / kvHeads, unit % kvHeads, t0, t1, (t1 - t0) * group)
+            }
+        }
     }
 
     func forward(q: UnsafePointer<Float>, k: UnsafePointer<Float>, v: UnsafePointer<Float>,
@@ -147,44 +154,39 @@ struct AttentionGeometry {
                 let s = acc + tileRows * hd                  // [rows, n] scores, then probabilities
                 let m = s + tileRows * keyTile               // [rows] running max
                 let l = m + tileRows                         // [rows] running sum of exponentials
-                for unit in units {
-                    let (b, g) = (unit / kvHeads, unit % kvHeads)
-                    for tile in queryTiles {
-                        let (t0, t1) = (tile.lowerBound, tile.upperBound)
-                        let rows = (t1 - t0) * group
-                        gather(q, b, g, t0, t1, into: qt)
-                        acc.update(repeating: 0, count: rows * hd)
-                        m.update(repeating: -.infinity, count: rows)
-                        l.update(repeating: 0, count: rows)
-                        for j0 in stride(from: 0, to: t1, by: keyTile) {
-                            let j1 = min(t1, j0 + keyTile), n = j1 - j0
-                            scores(qt, rows: rows, k: k, b, g, t0, j0, j1, into: s, docs, parallelRows)
-                            // Online softmax: rescale what has been accumulated to the new row maximum.
-                            rowLoop(rows, cols: n, parallelRows) { r in
-                                let row = r / n
-                                let sr = s + r
-                                let newMax = max(m[row], Vector.max(sr, n))
-                                let shift = newMax == -.infinity ? 0 : newMax
-                                VectorMath.map(sr, sr, n) { VectorMath.exp($0 - shift) }
-                                let alpha = m[row] == -.infinity ? 0 : Foundation.exp(m[row] - shift)
-                                l[row] = l[row] * alpha + Float(Vector.sum(sr, n))
-                                m[row] = newMax
-                                let ar = acc + row * hd
-                                for e in 0..<hd { ar[e] *= alpha }
-                            }
-                            // acc: [rows, hd] += P: [rows, n] · V[b, j0..<j1, g]: [n, hd]
-                            BLAS.gemm(m: rows, n: hd, k: n, a: s, lda: n, b: v + offset(b, j0, g, heads: kvHeads),
-                                      ldb: kvHeads * hd, beta: 1, c: acc, ldc: hd)
+                forEachQueryTile(in: units) { b, g, t0, t1, rows in
+                    gather(q, b, g, t0, t1, into: qt)
+                    acc.update(repeating: 0, count: rows * hd)
+                    m.update(repeating: -.infinity, count: rows)
+                    l.update(repeating: 0, count: rows)
+                    for j0 in stride(from: 0, to: t1, by: keyTile) {
+                        let j1 = min(t1, j0 + keyTile), n = j1 - j0
+                        scores(qt, rows: rows, k: k, b, g, t0, j0, j1, into: s, docs, parallelRows)
+                        // Online softmax: rescale what has been accumulated to the new row maximum.
+                        rowLoop(rows, cols: n, parallelRows) { r in
+                            let row = r / n
+                            let sr = s + r
+                            let newMax = max(m[row], Vector.max(sr, n))
+                            let shift = newMax == -.infinity ? 0 : newMax
+                            VectorMath.map(sr, sr, n) { VectorMath.exp($0 - shift) }
+                            let alpha = m[row] == -.infinity ? 0 : Foundation.exp(m[row] - shift)
+                            l[row] = l[row] * alpha + Float(Vector.sum(sr, n))
+                            m[row] = newMax
+                            let ar = acc + row * hd
+                            for e in 0..<hd { ar[e] *= alpha }
                         }
-                        rowLoop(rows, cols: hd, parallelRows) { r in
-                            let row = r / hd
-                            let inv = l[row] > 0 ? 1 / l[row] : 0
-                            for e in 0..<hd { acc[r + e] *= inv }
-                            let (tl, hl) = (row / group, row % group)
-                            logSumExp[(b * time + t0 + tl) * heads + g * group + hl] = m[row] + Foundation.log(l[row])
-                        }
-                        scatter(acc, b, g, t0, t1, into: out, accumulate: false)
+                        // acc: [rows, hd] += P: [rows, n] · V[b, j0..<j1, g]: [n, hd]
+                        BLAS.gemm(m: rows, n: hd, k: n, a: s, lda: n, b: v + offset(b, j0, g, heads: kvHeads),
+                                  ldb: kvHeads * hd, beta: 1, c: acc, ldc: hd)
                     }
+                    rowLoop(rows, cols: hd, parallelRows) { r in
+                        let row = r / hd
+                        let inv = l[row] > 0 ? 1 / l[row] : 0
+                        for e in 0..<hd { acc[r + e] *= inv }
+                        let (tl, hl) = (row / group, row % group)
+                        logSumExp[(b * time + t0 + tl) * heads + g * group + hl] = m[row] + Foundation.log(l[row])
+                    }
+                    scatter(acc, b, g, t0, t1, into: out, accumulate: false)
                 }
             }
         }
@@ -207,42 +209,37 @@ struct AttentionGeometry {
                 let ds = p + tileRows * keyTile              // [rows, n] dP, then dS
                 let lse = ds + tileRows * keyTile            // [rows] L
                 let delta = lse + tileRows                   // [rows] D = rowsum(dO ⊙ O)
-                for unit in units {
-                    let (b, g) = (unit / kvHeads, unit % kvHeads)
-                    for tile in queryTiles {
-                        let (t0, t1) = (tile.lowerBound, tile.upperBound)
-                        let rows = (t1 - t0) * group
-                        gather(q, b, g, t0, t1, into: qt)
-                        gather(dOut, b, g, t0, t1, into: dot)
-                        gather(out, b, g, t0, t1, into: ot)
-                        for row in 0..<rows {
-                            lse[row] = logSumExp[(b * time + t0 + row / group) * heads + g * group + row % group]
-                            delta[row] = Vector.dot(dot + row * hd, ot + row * hd, hd)
-                        }
-                        dqt.update(repeating: 0, count: rows * hd)
-                        for j0 in stride(from: 0, to: t1, by: keyTile) {
-                            let j1 = min(t1, j0 + keyTile), n = j1 - j0
-                            let (kt, vt) = (k + offset(b, j0, g, heads: kvHeads), v + offset(b, j0, g, heads: kvHeads))
-                            let (dkt, dvt) = (dk + offset(b, j0, g, heads: kvHeads), dv + offset(b, j0, g, heads: kvHeads))
-                            let ldkv = kvHeads * hd
-                            scores(qt, rows: rows, k: k, b, g, t0, j0, j1, into: p, docs, parallelRows)
-                            // dP: [rows, n] = dO: [rows, hd] · Vᵀ: [hd, n]
-                            BLAS.gemm(transB: true, m: rows, n: n, k: hd, a: dot, lda: hd, b: vt, ldb: ldkv, c: ds, ldc: n)
-                            // One pass: P = exp(S - L), dS = P ⊙ (dP - D) · scale
-                            rowLoop(rows, cols: n, parallelRows) { r in
-                                let (shift, d) = (lse[r / n], delta[r / n])
-                                VectorMath.map(p + r, p + r, n) { VectorMath.exp($0 - shift) }
-                                for j in 0..<n { ds[r + j] = p[r + j] * (ds[r + j] - d) * scale }
-                            }
-                            // dV[j0..<j1]: [n, hd] += Pᵀ: [n, rows] · dO: [rows, hd]
-                            BLAS.gemm(transA: true, m: n, n: hd, k: rows, a: p, lda: n, b: dot, ldb: hd, beta: 1, c: dvt, ldc: ldkv)
-                            // dQ: [rows, hd] += dS: [rows, n] · K: [n, hd]
-                            BLAS.gemm(m: rows, n: hd, k: n, a: ds, lda: n, b: kt, ldb: ldkv, beta: 1, c: dqt, ldc: hd)
-                            // dK[j0..<j1]: [n, hd] += dSᵀ: [n, rows] · Q: [rows, hd]
-                            BLAS.gemm(transA: true, m: n, n: hd, k: rows, a: ds, lda: n, b: qt, ldb: hd, beta: 1, c: dkt, ldc: ldkv)
-                        }
-                        scatter(dqt, b, g, t0, t1, into: dq, accumulate: accumulateQ)
+                forEachQueryTile(in: units) { b, g, t0, t1, rows in
+                    gather(q, b, g, t0, t1, into: qt)
+                    gather(dOut, b, g, t0, t1, into: dot)
+                    gather(out, b, g, t0, t1, into: ot)
+                    for row in 0..<rows {
+                        lse[row] = logSumExp[(b * time + t0 + row / group) * heads + g * group + row % group]
+                        delta[row] = Vector.dot(dot + row * hd, ot + row * hd, hd)
                     }
+                    dqt.update(repeating: 0, count: rows * hd)
+                    for j0 in stride(from: 0, to: t1, by: keyTile) {
+                        let j1 = min(t1, j0 + keyTile), n = j1 - j0
+                        let (kt, vt) = (k + offset(b, j0, g, heads: kvHeads), v + offset(b, j0, g, heads: kvHeads))
+                        let (dkt, dvt) = (dk + offset(b, j0, g, heads: kvHeads), dv + offset(b, j0, g, heads: kvHeads))
+                        let ldkv = kvHeads * hd
+                        scores(qt, rows: rows, k: k, b, g, t0, j0, j1, into: p, docs, parallelRows)
+                        // dP: [rows, n] = dO: [rows, hd] · Vᵀ: [hd, n]
+                        BLAS.gemm(transB: true, m: rows, n: n, k: hd, a: dot, lda: hd, b: vt, ldb: ldkv, c: ds, ldc: n)
+                        // One pass: P = exp(S - L), dS = P ⊙ (dP - D) · scale
+                        rowLoop(rows, cols: n, parallelRows) { r in
+                            let (shift, d) = (lse[r / n], delta[r / n])
+                            VectorMath.map(p + r, p + r, n) { VectorMath.exp($0 - shift) }
+                            for j in 0..<n { ds[r + j] = p[r + j] * (ds[r + j] - d) * scale }
+                        }
+                        // dV[j0..<j1]: [n, hd] += Pᵀ: [n, rows] · dO: [rows, hd]
+                        BLAS.gemm(transA: true, m: n, n: hd, k: rows, a: p, lda: n, b: dot, ldb: hd, beta: 1, c: dvt, ldc: ldkv)
+                        // dQ: [rows, hd] += dS: [rows, n] · K: [n, hd]
+                        BLAS.gemm(m: rows, n: hd, k: n, a: ds, lda: n, b: kt, ldb: ldkv, beta: 1, c: dqt, ldc: hd)
+                        // dK[j0..<j1]: [n, hd] += dSᵀ: [n, rows] · Q: [rows, hd]
+                        BLAS.gemm(transA: true, m: n, n: hd, k: rows, a: ds, lda: n, b: qt, ldb: hd, beta: 1, c: dkt, ldc: ldkv)
+                    }
+                    scatter(dqt, b, g, t0, t1, into: dq, accumulate: accumulateQ)
                 }
             }
         }
