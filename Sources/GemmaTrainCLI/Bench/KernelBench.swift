@@ -23,8 +23,9 @@ struct KernelBench {
         let flops: Work
         /// Builds the inputs and returns the forward closure.
         let make: () -> (inputs: [Tensor], forward: () -> Tensor)
-        /// Extra figures for the case (e.g. the attention's matmul-only time), given its measured times.
-        var extra: ((KernelBench, Measurement) -> [(String, JSONValue)])? = nil
+        /// Times the case's underlying matrix products alone (forward, backward) in ms, measured before
+        /// the case itself so the comparison starts from the same process state.
+        var matmulsAlone: ((KernelBench) -> (forwardMs: Double, backwardMs: Double))? = nil
     }
 
     struct Measurement {
@@ -46,6 +47,7 @@ struct KernelBench {
     }
 
     func measure(_ c: Case) -> Measurement {
+        let reference = c.matmulsAlone?(self)
         let (inputs, forward) = c.make()
         var fwd: [Double] = [], bwd: [Double] = []
         let seed = withNoGrad(forward).shape
@@ -66,7 +68,10 @@ struct KernelBench {
         var m = Measurement(forwardMs: f, backwardMs: b,
                             gflops: (c.flops.forwardFlops + c.flops.backwardFlops) / ((f + b) * 1e6))
         if c.flops.bytes > 0 { m.extra.append(("gbytes_per_s", .number(c.flops.bytes / ((f + b) * 1e6)))) }
-        if let extra = c.extra { m.extra += extra(self, m) }
+        if let reference {
+            m.extra += [("matmul_fwd_ms", .number(reference.forwardMs)), ("matmul_bwd_ms", .number(reference.backwardMs)),
+                        ("ratio_to_matmuls", .number((f + b) / (reference.forwardMs + reference.backwardMs)))]
+        }
         return m
     }
 

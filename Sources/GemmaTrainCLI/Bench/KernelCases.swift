@@ -54,7 +54,7 @@ extension KernelBench {
                 let v = random([b, t, kvHeads, headDim], seed: 3)
                 return ([q, k, v], { causalAttention(q: q, k: k, v: v) })
             },
-            extra: { bench, fused in
+            matmulsAlone: { bench in
                 let rows = t * heads / kvHeads  // stacked query rows per (b, kv head)
                 let (q, k, v) = (random([rows, headDim]), random([t, headDim], seed: 2), random([t, headDim], seed: 3))
                 let (p, dout) = (random([rows, t], seed: 4), random([rows, headDim], seed: 5))
@@ -76,8 +76,7 @@ extension KernelBench {
                         }
                     }
                 }
-                return [("matmul_fwd_ms", .number(fwd)), ("matmul_bwd_ms", .number(bwd)),
-                        ("ratio_to_matmuls", .number((fused.forwardMs + fused.backwardMs) / (fwd + bwd)))]
+                return (fwd, bwd)
             })
     }
 
