@@ -47,7 +47,11 @@ extension Tensor {
         }()
         shapeCheck(seed.shape == shape, "backward: seed \(seed.shape) vs tensor \(shape)")
         guard requiresGrad else { return }
-        accumulateGrad(seed)
+        if node != nil && grad == nil {
+            grad = seed  // the root's gradient is only read (then released), so the seed needs no copy
+        } else {
+            accumulateGrad(seed)
+        }
         for t in topologicalOrder().reversed() {
             guard let node = t.node else { continue }
             if let g = t.grad { node.backward?(g) }
