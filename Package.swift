@@ -1,7 +1,7 @@
 // swift-tools-version: 6.1
 // GemmaTrain: train and fine-tune Gemma-architecture models on CPU clusters.
 // Layering (arrows point down only; see Docs/Architecture.md):
-//   gemma-train -> Checkpoint, Mesh -> Autograd -> COpenBLAS
+//   gemma-train -> Gemma -> Checkpoint -> NN -> Autograd -> COpenBLAS;  Mesh -> CMPI
 //   Checkpoint is the only importer of CHDF5, Mesh of CMPI, Autograd of COpenBLAS.
 import PackageDescription
 
@@ -28,12 +28,14 @@ let package = Package(
         .systemLibrary(name: "CHDF5", pkgConfig: "hdf5-serial", providers: [.apt(["libhdf5-dev"])]),
 
         .target(name: "Autograd", dependencies: ["COpenBLAS"], swiftSettings: swiftSettings),
+        .target(name: "NN", dependencies: ["Autograd"], swiftSettings: swiftSettings),
         .target(name: "Mesh", dependencies: ["CMPI"], swiftSettings: swiftSettings),
-        .target(name: "Checkpoint", dependencies: ["CHDF5"], swiftSettings: swiftSettings),
+        .target(name: "Checkpoint", dependencies: ["CHDF5", "NN"], swiftSettings: swiftSettings),
+        .target(name: "Gemma", dependencies: ["Checkpoint", "NN", "Autograd"], swiftSettings: swiftSettings),
         .executableTarget(
             name: "GemmaTrainCLI",
             dependencies: [
-                "Autograd", "Mesh", "Checkpoint",
+                "Autograd", "NN", "Mesh", "Checkpoint", "Gemma",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: swiftSettings),
@@ -41,5 +43,9 @@ let package = Package(
         .testTarget(name: "AutogradTests", dependencies: ["Autograd"], swiftSettings: swiftSettings),
         .testTarget(name: "MeshTests", dependencies: ["Mesh"], swiftSettings: swiftSettings),
         .testTarget(name: "CheckpointTests", dependencies: ["Checkpoint"], swiftSettings: swiftSettings),
+        .testTarget(name: "NNTests", dependencies: ["NN"], swiftSettings: swiftSettings),
+        .testTarget(
+            name: "GemmaTests", dependencies: ["Gemma"],
+            resources: [.copy("Fixtures")], swiftSettings: swiftSettings),
     ]
 )

@@ -116,6 +116,13 @@ extension Tensor {
         withExtendedLifetime(scratch) { body(scratch.data, false) }
     }
 
+    /// Makes `buffer` (same shape, usually a window of a flat gradient buffer) this tensor's gradient:
+    /// backward then adds into it, and it is never released or replaced (zero it between steps).
+    public func attachGradient(_ buffer: Tensor) {
+        precondition(buffer.shape == shape, "attachGradient: buffer \(buffer.shape) for tensor \(shape)")
+        grad = buffer
+    }
+
     /// Clears the accumulated gradient.
     public func zeroGrad() { grad = nil }
 }

@@ -75,6 +75,14 @@ public final class Tensor: CustomStringConvertible {
     /// A tensor sharing this one's storage, outside any graph (no node, no gradient).
     public func detached() -> Tensor { Tensor(storage: storage, offset: offset, shape: shape) }
 
+    /// A view of `shape.product` elements starting at element `offset`, sharing this tensor's storage,
+    /// outside any graph (how a flat parameter buffer hands out named parameters).
+    public func window(offset: Int, shape: [Int]) -> Tensor {
+        let n = shape.reduce(1, *)
+        precondition(offset >= 0 && offset + n <= count, "window: \(shape) at \(offset) outside \(self.shape)")
+        return Tensor(storage: storage, offset: self.offset + offset, shape: shape)
+    }
+
     /// A fresh copy of the elements, outside any graph.
     public func copy() -> Tensor {
         let out = Tensor(uninitialized: shape)
