@@ -101,19 +101,29 @@ public final class GemmaModel {
     ///   - positions: per-token RoPE positions `[B*T]`; default `0..<T` in every row.
     ///   - documents: per-token document ids `[B*T]` for packed rows (no attention across documents).
     public func hiddenStates(ids: [Int32], batch: Int, positions: [Int32]? = nil, documents: [Int32]? = nil) -> Tensor {
-        let c = config
         precondition(batch > 0 && ids.count % batch == 0, "hiddenStates: \(ids.count) ids for batch \(batch)")
         let time = ids.count / batch
-        let positions = positions ?? (0..<ids.count).map { Int32($0 % time) }
+        return forward(ids: ids, batch: batch, positions: positions ?? (0..<ids.count).map { Int32($0 % time) }) { _, q, k, v in
+            causalAttention(q: q, k: k, v: v, documents: documents)
+        }
+    }
+
+    /// The decoder stack with the attention supplied by the caller: `attention(layer, q, k, v)` gets q
+    /// `[B, T, H, hd]` and k, v `[B, T, KV, hd]` after RoPE and returns `[B, T, H, hd]` (the training path
+    /// uses fused causal attention; generation attends over a ``KVCache``).
+    func forward(ids: [Int32], batch: Int, positions: [Int32],
+                 attention: (Int, Tensor, Tensor, Tensor) -> Tensor) -> Tensor {
+        let c = config
+        let time = ids.count / batch
         var h = embedding(embed, ids) * Float(Double(c.hiddenSize).squareRoot())  // [N, D]
-        for layer in layers {
+        for (i, layer) in layers.enumerated() {
             let x = rmsNorm(h, weight: layer.inputNorm, eps: c.rmsNormEps)
             let q = rope(reshape(matmul(x, layer.q, transposeB: true), [batch, time, c.numAttentionHeads, c.headDim]),
                          positions: positions, table: rotary)
             let k = rope(reshape(matmul(x, layer.k, transposeB: true), [batch, time, c.numKeyValueHeads, c.headDim]),
                          positions: positions, table: rotary)
             let v = reshape(matmul(x, layer.v, transposeB: true), [batch, time, c.numKeyValueHeads, c.headDim])
-            let a = causalAttention(q: q, k: k, v: v, documents: documents)  // [B, T, H, hd]
+            let a = attention(i, q, k, v)  // [B, T, H, hd]
             h = h + matmul(reshape(a, [ids.count, c.numAttentionHeads * c.headDim]), layer.o, transposeB: true)
             h = h + mlp(rmsNorm(h, weight: layer.postNorm, eps: c.rmsNormEps), layer)
         }
