@@ -120,9 +120,34 @@ public final class H5File {
     ///   - dataset: The dataset's path, e.g. `"/params/model.norm.weight"`; it must not exist yet.
     /// - Throws: ``H5Error`` naming the dataset if any HDF5 call fails.
     public func writeFloats(_ values: UnsafeBufferPointer<Float>, shape: [Int], to dataset: String) throws {
+        try writeDataset(UnsafeRawPointer(values.baseAddress), count: values.count, shape: shape,
+                         fileType: gt_h5t_ieee_f32le(), memoryType: gt_h5t_native_float(), to: dataset)
+    }
+
+    /// Writes a Float32 tensor as a new dataset; the same as the buffer-pointer overload.
+    public func writeFloats(_ values: [Float], shape: [Int], to dataset: String) throws {
+        try values.withUnsafeBufferPointer { try writeFloats($0, shape: shape, to: dataset) }
+    }
+
+    /// Writes raw bytes (e.g. a tokenizer model file) as a one-dimensional, checksummed uint8 dataset.
+    public func writeBytes(_ bytes: [UInt8], to dataset: String) throws {
+        try bytes.withUnsafeBytes {
+            try writeDataset($0.baseAddress, count: bytes.count, shape: [bytes.count],
+                             fileType: gt_h5t_std_u8le(), memoryType: gt_h5t_native_uint8(), to: dataset)
+        }
+    }
+
+    /// Reads a one-dimensional uint8 dataset written by ``writeBytes(_:to:)``.
+    /// - Throws: ``H5Error`` naming the dataset if it is missing, not integer, or fails its checksum.
+    public func readBytes(_ dataset: String) throws -> [UInt8] {
+        try readDataset(dataset, typeClass: H5T_INTEGER, memoryType: gt_h5t_native_uint8(), as: UInt8.self).values
+    }
+
+    private func writeDataset(_ base: UnsafeRawPointer?, count: Int, shape: [Int], fileType: hid_t,
+                              memoryType: hid_t, to dataset: String) throws {
         precondition(shape.allSatisfy { $0 >= 0 }, "negative dimension in shape \(shape) for \(dataset)")
-        precondition(shape.reduce(1, *) == values.count,
-                     "shape \(shape) needs \(shape.reduce(1, *)) values, got \(values.count) for \(dataset)")
+        precondition(shape.reduce(1, *) == count,
+                     "shape \(shape) needs \(shape.reduce(1, *)) values, got \(count) for \(dataset)")
         silenceHDF5ErrorPrinting()
         let rank = Int32(shape.count)
         let dims = shape.map { hsize_t($0) }
@@ -137,16 +162,16 @@ public final class H5File {
 
         let dcpl = try check(H5Pcreate(gt_h5p_dataset_create()), "H5Pcreate", dataset)
         defer { H5Pclose(dcpl) }
-        if !shape.isEmpty && values.count > 0 {
+        if !shape.isEmpty && count > 0 {
             let chunk = Self.chunkShape(shape).map { hsize_t($0) }
             try check(H5Pset_chunk(dcpl, rank, chunk), "H5Pset_chunk", dataset)
             try check(H5Pset_fletcher32(dcpl), "H5Pset_fletcher32", dataset)
         }
 
         let dset = try check(
-            H5Dcreate2(id, dataset, gt_h5t_ieee_f32le(), space, lcpl, dcpl, gt_h5p_default()), "H5Dcreate2", dataset)
-        if let base = values.baseAddress, values.count > 0 {
-            let status = H5Dwrite(dset, gt_h5t_native_float(), gt_h5s_all(), gt_h5s_all(), gt_h5p_default(), base)
+            H5Dcreate2(id, dataset, fileType, space, lcpl, dcpl, gt_h5p_default()), "H5Dcreate2", dataset)
+        if let base, count > 0 {
+            let status = H5Dwrite(dset, memoryType, gt_h5s_all(), gt_h5s_all(), gt_h5p_default(), base)
             if status < 0 {
                 let error = H5Error(call: "H5Dwrite", file: path, object: dataset, code: Int64(status),
                                     detail: innermostHDF5Error())
@@ -157,26 +182,26 @@ public final class H5File {
         try check(H5Dclose(dset), "H5Dclose", dataset)
     }
 
-    /// Writes a Float32 tensor as a new dataset; the same as the buffer-pointer overload.
-    public func writeFloats(_ values: [Float], shape: [Int], to dataset: String) throws {
-        try values.withUnsafeBufferPointer { try writeFloats($0, shape: shape, to: dataset) }
-    }
-
     /// Reads a floating-point dataset as Float32 (HDF5 converts other float widths).
     /// - Parameter dataset: The dataset's path, e.g. `"/params/model.norm.weight"`.
     /// - Returns: The dataset's shape (`[]` for a scalar) and its elements in row-major order.
     /// - Throws: ``H5Error`` naming the dataset if it is missing, not floating point, or fails its
     ///   checksum.
     public func readFloats(_ dataset: String) throws -> (shape: [Int], values: [Float]) {
+        try readDataset(dataset, typeClass: H5T_FLOAT, memoryType: gt_h5t_native_float(), as: Float.self)
+    }
+
+    private func readDataset<T>(_ dataset: String, typeClass: H5T_class_t, memoryType: hid_t,
+                                as: T.Type) throws -> (shape: [Int], values: [T]) {
         silenceHDF5ErrorPrinting()
         let dset = try check(H5Dopen2(id, dataset, gt_h5p_default()), "H5Dopen2", dataset)
         defer { H5Dclose(dset) }
 
         let type = try check(H5Dget_type(dset), "H5Dget_type", dataset)
         defer { H5Tclose(type) }
-        guard H5Tget_class(type) == H5T_FLOAT else {
-            throw H5Error(call: "H5File.readFloats", file: path, object: dataset, code: -1,
-                          detail: "not a floating-point dataset")
+        guard H5Tget_class(type) == typeClass else {
+            throw H5Error(call: "H5File.read", file: path, object: dataset, code: -1,
+                          detail: typeClass == H5T_FLOAT ? "not a floating-point dataset" : "not an integer dataset")
         }
 
         let space = try check(H5Dget_space(dset), "H5Dget_space", dataset)
@@ -188,10 +213,9 @@ public final class H5File {
         let count = shape.reduce(1, *)
 
         var status: herr_t = 0
-        let values = [Float](unsafeUninitializedCapacity: count) { buffer, initialized in
+        let values = [T](unsafeUninitializedCapacity: count) { buffer, initialized in
             if count > 0 {
-                status = H5Dread(dset, gt_h5t_native_float(), gt_h5s_all(), gt_h5s_all(), gt_h5p_default(),
-                                 buffer.baseAddress)
+                status = H5Dread(dset, memoryType, gt_h5s_all(), gt_h5s_all(), gt_h5p_default(), buffer.baseAddress)
             }
             initialized = status < 0 ? 0 : count
         }
