@@ -45,4 +45,15 @@ final class ConfigTests: XCTestCase {
         XCTAssertEqual(c.eosTokenId, 1)
         XCTAssertEqual(c.rmsNormEps, 1e-6)
     }
+
+    func testValidationNamesTheKey() {
+        var c = GemmaConfig.tiny
+        XCTAssertNoThrow(try c.validate())
+        c.numKeyValueHeads = 3
+        XCTAssertThrowsError(try c.validate()) { XCTAssertTrue("\($0)".contains("num_key_value_heads"), "\($0)") }
+        c = .tiny
+        c.headDim = 7
+        XCTAssertThrowsError(try c.validate()) { XCTAssertTrue("\($0)".contains("head_dim"), "\($0)") }
+        for preset in GemmaConfig.presets.values { XCTAssertNoThrow(try preset.validate()) }
+    }
 }

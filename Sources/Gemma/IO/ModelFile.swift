@@ -57,6 +57,7 @@ public enum ModelFile {
         let config: GemmaConfig
         do {
             config = try JSONDecoder().decode(GemmaConfig.self, from: Data(configText.utf8))
+            try config.validate()
         } catch {
             throw FormatError(path: path, message: "attribute /@config is not a valid model config: \(error)")
         }
