@@ -35,6 +35,12 @@ public struct GemmaConfig: Codable, Equatable, Sendable {
         case initializerRange = "initializer_range"
     }
 
+    /// transformers 5 writes `rope_parameters: {rope_theta, rope_type}` instead of `rope_theta`.
+    enum RopeParameterKeys: String, CodingKey {
+        case ropeTheta = "rope_theta"
+        case ropeType = "rope_type"
+    }
+
     public init(
         vocabSize: Int, hiddenSize: Int, intermediateSize: Int, numHiddenLayers: Int,
         numAttentionHeads: Int, numKeyValueHeads: Int, headDim: Int, maxPositionEmbeddings: Int,
@@ -69,12 +75,33 @@ public struct GemmaConfig: Codable, Equatable, Sendable {
         headDim = try c.decodeIfPresent(Int.self, forKey: .headDim) ?? hiddenSize / numAttentionHeads
         maxPositionEmbeddings = try c.decodeIfPresent(Int.self, forKey: .maxPositionEmbeddings) ?? 8192
         rmsNormEps = try c.decodeIfPresent(Float.self, forKey: .rmsNormEps) ?? 1e-6
-        ropeTheta = try c.decodeIfPresent(Float.self, forKey: .ropeTheta) ?? 10000
+        if let theta = try c.decodeIfPresent(Float.self, forKey: .ropeTheta) {
+            ropeTheta = theta
+        } else if let rope = try? decoder.container(keyedBy: AnyKey.self)
+            .nestedContainer(keyedBy: RopeParameterKeys.self, forKey: AnyKey("rope_parameters")) {
+            let type = try rope.decodeIfPresent(String.self, forKey: .ropeType) ?? "default"
+            guard type == "default" else {
+                throw DecodingError.dataCorruptedError(forKey: .ropeType, in: rope,
+                    debugDescription: "rope_parameters.rope_type '\(type)' is not supported (only 'default')")
+            }
+            ropeTheta = try rope.decodeIfPresent(Float.self, forKey: .ropeTheta) ?? 10000
+        } else {
+            ropeTheta = 10000
+        }
         padTokenId = try c.decodeIfPresent(Int.self, forKey: .padTokenId) ?? 0
         eosTokenId = try c.decodeFirstIfPresent(forKey: .eosTokenId) ?? 1
         bosTokenId = try c.decodeFirstIfPresent(forKey: .bosTokenId) ?? 2
         initializerRange = try c.decodeIfPresent(Float.self, forKey: .initializerRange) ?? 0.02
     }
+}
+
+/// A coding key made from any string, for keys outside a type's `CodingKeys`.
+struct AnyKey: CodingKey {
+    let stringValue: String
+    init(_ string: String) { stringValue = string }
+    init?(stringValue: String) { self.stringValue = stringValue }
+    var intValue: Int? { nil }
+    init?(intValue: Int) { nil }
 }
 
 extension KeyedDecodingContainer {

@@ -1,0 +1,93 @@
+import Checkpoint
+import Foundation
+
+/// Hugging Face Gemma model directories: `config.json`, `model.safetensors` (or shards with
+/// `model.safetensors.index.json`) and `tokenizer.model`, as `save_pretrained` writes them.
+public enum HuggingFaceDirectory {
+    public static let configFileName = "config.json"
+    public static let tokenizerFileName = "tokenizer.model"
+
+    /// A directory whose contents do not make a Gemma model.
+    public struct FormatError: Error, CustomStringConvertible {
+        public let path: String, message: String
+        public var description: String { "\(path): \(message)" }
+    }
+
+    /// Reads the model (F32, BF16 or F16 weights, converted to Float32) and, when present, the tokenizer.
+    /// `lm_head.weight`, if present, is not read: Gemma ties the output projection to the embedding.
+    public static func load(_ directory: String) throws -> ModelFile.Contents {
+        let dir = URL(fileURLWithPath: directory)
+        let configURL = dir.appendingPathComponent(configFileName)
+        let config: GemmaConfig
+        do {
+            config = try JSONDecoder().decode(GemmaConfig.self, from: Data(contentsOf: configURL))
+        } catch let error as DecodingError {
+            throw FormatError(path: configURL.path, message: "not a Gemma config: \(describe(error))")
+        } catch {
+            throw FormatError(path: configURL.path, message: "cannot read: \(error.localizedDescription)")
+        }
+        do { try config.validate() } catch { throw FormatError(path: configURL.path, message: "\(error)") }
+
+        let weights = try SafeTensorsDirectory(path: directory)
+        let model = GemmaModel(config: config)
+        for (i, e) in model.parameters.entries.enumerated() {
+            guard weights.contains(e.name) else {
+                throw FormatError(path: directory, message: "missing tensor \(e.name)")
+            }
+            let info = try weights.info(e.name)
+            guard info.shape == e.shape else {
+                throw FormatError(path: directory, message: "tensor \(e.name) has shape \(info.shape), config.json needs \(e.shape)")
+            }
+            try weights.readFloats(e.name, into: UnsafeMutableBufferPointer(start: model.parameters.tensor(i).data, count: e.count))
+        }
+        let tokenizerURL = dir.appendingPathComponent(tokenizerFileName)
+        let tokenizer = FileManager.default.fileExists(atPath: tokenizerURL.path)
+            ? [UInt8](try Data(contentsOf: tokenizerURL)) : nil
+        return ModelFile.Contents(model: model, tokenizer: tokenizer)
+    }
+
+    /// Writes `model` as a Hugging Face directory (created if needed): `config.json`, the weights as
+    /// `model.safetensors` (F32 by default, or BF16) or shards of at most `maxShardBytes` with their
+    /// index, and `tokenizer.model` when given.
+    public static func save(_ model: GemmaModel, tokenizer: [UInt8]?, to directory: String,
+                            dtype: SafeTensors.DType = .f32, maxShardBytes: Int? = nil) throws {
+        let dir = URL(fileURLWithPath: directory)
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        let tensors = model.parameters.entries.enumerated().map { i, e in
+            let t = model.parameters.tensor(i)
+            return SafeTensorsWriter.Tensor(name: e.name, shape: e.shape) { buffer in
+                buffer.baseAddress!.update(from: t.data, count: e.count)
+            }
+        }
+        _ = try SafeTensorsWriter(dtype: dtype).writeModel(tensors, toDirectory: directory, maxShardBytes: maxShardBytes)
+        var config = try JSONSerialization.jsonObject(with: model.config.jsonData()) as! [String: Any]
+        config["torch_dtype"] = dtype == .bf16 ? "bfloat16" : dtype == .f16 ? "float16" : "float32"
+        try JSONSerialization.data(withJSONObject: config, options: [.prettyPrinted, .sortedKeys])
+            .write(to: dir.appendingPathComponent(configFileName), options: .atomic)
+        if let tokenizer {
+            try Data(tokenizer).write(to: dir.appendingPathComponent(tokenizerFileName), options: .atomic)
+        }
+    }
+
+    /// A one-line reason for a JSON decoding failure, naming the key.
+    static func describe(_ error: DecodingError) -> String {
+        switch error {
+        case .keyNotFound(let key, _): return "missing key \(key.stringValue)"
+        case .typeMismatch(_, let context), .valueNotFound(_, let context):
+            return "wrong type for key \(context.codingPath.map(\.stringValue).joined(separator: ".")): \(context.debugDescription)"
+        case .dataCorrupted(let context): return context.debugDescription
+        @unknown default: return "\(error)"
+        }
+    }
+}
+
+extension ModelFile {
+    /// Loads a model from a GemmaTrain `.h5` file or a Hugging Face directory, whichever `path` is.
+    public static func loadAny(_ path: String) throws -> Contents {
+        var isDirectory: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
+            throw FormatError(path: path, message: "no such file or directory")
+        }
+        return isDirectory.boolValue ? try HuggingFaceDirectory.load(path) : try load(path)
+    }
+}
