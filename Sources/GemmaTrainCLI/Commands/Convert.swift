@@ -1,0 +1,52 @@
+import ArgumentParser
+import Checkpoint
+import Foundation
+import Gemma
+
+/// `gemma-train convert`: Hugging Face directory <-> GemmaTrain `.h5` model file.
+struct Convert: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Convert a Hugging Face Gemma directory to a GemmaTrain .h5 file, or back.",
+        discussion: """
+            --from a directory (config.json, *.safetensors, tokenizer.model) writes the .h5 file --to;
+            --from an .h5 file writes a Hugging Face directory --to (created if needed).
+            """)
+
+    @Option(help: "Source: a Hugging Face model directory or a GemmaTrain .h5 file.")
+    var from: String
+
+    @Option(help: "Destination: an .h5 file (from a directory) or a directory (from an .h5 file).")
+    var to: String
+
+    @Option(help: "Weight type of an exported Hugging Face directory: f32 or bf16.")
+    var dtype = "f32"
+
+    @Option(help: "Split exported safetensors into shards of at most this many MB.")
+    var maxShardMB: Int?
+
+    @Option(help: "A SentencePiece tokenizer.model to store, replacing the source's.")
+    var tokenizer: String?
+
+    func validate() throws {
+        guard ["f32", "bf16"].contains(dtype) else { throw ValidationError("--dtype must be f32 or bf16, got '\(dtype)'") }
+        if let maxShardMB, maxShardMB <= 0 { throw ValidationError("--max-shard-mb must be positive") }
+    }
+
+    func run() throws {
+        try reportingErrors {
+            let contents = try ModelFile.loadAny(from)
+            let tokenizerBytes = try tokenizer.map { [UInt8](try Data(contentsOf: URL(fileURLWithPath: $0))) } ?? contents.tokenizer
+            var isDirectory: ObjCBool = false
+            _ = FileManager.default.fileExists(atPath: from, isDirectory: &isDirectory)
+            if isDirectory.boolValue {
+                try ModelFile.save(contents.model, tokenizer: tokenizerBytes, to: to)
+            } else {
+                try HuggingFaceDirectory.save(contents.model, tokenizer: tokenizerBytes, to: to,
+                                              dtype: dtype == "bf16" ? .bf16 : .f32,
+                                              maxShardBytes: maxShardMB.map { $0 * 1_000_000 })
+            }
+            let counts = contents.model.config.parameterCount
+            printError("converted \(from) -> \(to): \(counts.total) parameters\(tokenizerBytes == nil ? ", no tokenizer" : "")")
+        }
+    }
+}
