@@ -42,7 +42,9 @@ let package = Package(
 
         .testTarget(name: "AutogradTests", dependencies: ["Autograd"], swiftSettings: swiftSettings),
         .testTarget(name: "MeshTests", dependencies: ["Mesh"], swiftSettings: swiftSettings),
-        .testTarget(name: "CheckpointTests", dependencies: ["Checkpoint"], swiftSettings: swiftSettings),
+        .testTarget(
+            name: "CheckpointTests", dependencies: ["Checkpoint"], exclude: ["Fixtures"],
+            swiftSettings: swiftSettings),
         .testTarget(name: "NNTests", dependencies: ["NN"], swiftSettings: swiftSettings),
         .testTarget(
             name: "GemmaTests", dependencies: ["Gemma"],
