@@ -1,7 +1,7 @@
 // swift-tools-version: 6.1
 // GemmaTrain: train and fine-tune Gemma-architecture models on CPU clusters.
 // Layering (arrows point down only; see Docs/Architecture.md):
-//   gemma-train -> Gemma -> Checkpoint -> NN -> Autograd -> COpenBLAS;  Mesh -> CMPI
+//   gemma-train -> Datasets -> Gemma -> Checkpoint -> NN -> Autograd -> COpenBLAS;  Mesh -> CMPI
 //   Checkpoint is the only importer of CHDF5, Mesh of CMPI, Autograd of COpenBLAS.
 import PackageDescription
 
@@ -32,10 +32,11 @@ let package = Package(
         .target(name: "Mesh", dependencies: ["CMPI"], swiftSettings: swiftSettings),
         .target(name: "Checkpoint", dependencies: ["CHDF5", "NN"], swiftSettings: swiftSettings),
         .target(name: "Gemma", dependencies: ["Checkpoint", "NN", "Autograd"], swiftSettings: swiftSettings),
+        .target(name: "Datasets", dependencies: ["Gemma"], swiftSettings: swiftSettings),
         .executableTarget(
             name: "GemmaTrainCLI",
             dependencies: [
-                "Autograd", "NN", "Mesh", "Checkpoint", "Gemma",
+                "Autograd", "NN", "Mesh", "Checkpoint", "Gemma", "Datasets",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: swiftSettings),
@@ -46,6 +47,7 @@ let package = Package(
             name: "CheckpointTests", dependencies: ["Checkpoint"], exclude: ["Fixtures"],
             swiftSettings: swiftSettings),
         .testTarget(name: "NNTests", dependencies: ["NN"], swiftSettings: swiftSettings),
+        .testTarget(name: "DatasetsTests", dependencies: ["Datasets"], swiftSettings: swiftSettings),
         .testTarget(
             name: "GemmaTests", dependencies: ["Gemma"],
             resources: [.copy("Fixtures")], swiftSettings: swiftSettings),

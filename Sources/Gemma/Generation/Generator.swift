@@ -7,6 +7,8 @@ public final class Generator {
     /// Token ids that end a reply (`<eos>`, `<end_of_turn>`).
     public var stopTokens: Set<Int32>
     var sampler: Sampler
+    /// The last token that entered the cache (a stop token when the reply ended on one).
+    public private(set) var lastToken: Int32?
 
     public init(model: GemmaModel, options: SamplingOptions, stopTokens: Set<Int32>, capacity: Int? = nil) {
         self.model = model
@@ -35,12 +37,14 @@ public final class Generator {
         }
         var produced: [Int32] = []
         var logits = model.step(prompt, cache: cache)
+        lastToken = prompt.last
         while produced.count < maxTokens, cache.length < cache.capacity {
             let token = sampler.next(logits)
             let stop = stopTokens.contains(token)
             if !stop { produced.append(token) }
             let more = !stop && onToken(token)
             logits = model.step([token], cache: cache)
+            lastToken = token
             if !more { break }
         }
         return produced

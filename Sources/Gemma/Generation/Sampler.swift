@@ -10,12 +10,16 @@ public struct SamplingOptions: Sendable {
     /// Keep the smallest set of most likely tokens whose probability reaches `topP` (nil: all).
     public var topP: Float?
     public var seed: UInt64 = 0
+    /// Only ids below this are ever picked (a model's vocabulary may be padded beyond its tokenizer's).
+    public var vocabularyLimit: Int?
 
-    public init(temperature: Float = 1, topK: Int? = nil, topP: Float? = nil, seed: UInt64 = 0) {
+    public init(temperature: Float = 1, topK: Int? = nil, topP: Float? = nil, seed: UInt64 = 0,
+                vocabularyLimit: Int? = nil) {
         self.temperature = temperature
         self.topK = topK
         self.topP = topP
         self.seed = seed
+        self.vocabularyLimit = vocabularyLimit
     }
 }
 
@@ -30,7 +34,8 @@ public struct Sampler {
         rng = RandomGenerator(seed: options.seed)
     }
 
-    public mutating func next(_ logits: [Float]) -> Int32 {
+    public mutating func next(_ allLogits: [Float]) -> Int32 {
+        let logits = options.vocabularyLimit.map { Array(allLogits.prefix($0)) } ?? allLogits
         precondition(!logits.isEmpty, "Sampler: empty logits")
         if options.temperature <= 0 {
             var best = 0

@@ -3,7 +3,10 @@ import Foundation
 /// A JSON scalar, rendered as JSON text.
 enum JSONValue {
     case string(String)
+    /// Four significant digits (benchmark figures).
     case number(Double)
+    /// The shortest text that reads back to the same Double (losses, metrics).
+    case exact(Double)
     case int(Int)
 
     var rendered: String {
@@ -13,6 +16,8 @@ enum JSONValue {
             return String(decoding: data, as: UTF8.self)
         case .number(let x):
             return x.isFinite ? String(format: "%.4g", x) : "null"
+        case .exact(let x):
+            return x.isFinite ? "\(x)" : "null"
         case .int(let n):
             return String(n)
         }

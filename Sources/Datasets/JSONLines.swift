@@ -1,0 +1,61 @@
+import Foundation
+
+/// A row that cannot be used, named by file and line (1-based).
+public struct DataError: Error, CustomStringConvertible {
+    public let file: String, line: Int?, message: String
+    public init(file: String, line: Int?, message: String) {
+        self.file = file
+        self.line = line
+        self.message = message
+    }
+    public var description: String { "\(file)\(line.map { ":\($0)" } ?? ""): \(message)" }
+}
+
+/// Reads JSON Lines files: one JSON value per line, blank lines skipped, each row decoded to `T` with
+/// errors that name the file, the line and the key.
+public enum JSONLines {
+    /// The non-blank lines of a UTF-8 text file with their 1-based line numbers.
+    public static func lines(of path: String) throws -> [(line: Int, text: Substring)] {
+        let data: Data
+        do { data = try Data(contentsOf: URL(fileURLWithPath: path)) } catch {
+            throw DataError(file: path, line: nil, message: "cannot read: \(error.localizedDescription)")
+        }
+        guard let text = String(data: data, encoding: .utf8) else {
+            throw DataError(file: path, line: nil, message: "not UTF-8 text")
+        }
+        var result: [(Int, Substring)] = []
+        for (i, line) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
+            let trimmed = line.hasSuffix("\r") ? line.dropLast() : line
+            if !trimmed.allSatisfy(\.isWhitespace) { result.append((i + 1, trimmed)) }
+        }
+        return result
+    }
+
+    /// Decodes every non-blank line of `path` as `T`.
+    public static func read<T: Decodable>(_ type: T.Type, from path: String) throws -> [(line: Int, value: T)] {
+        let decoder = JSONDecoder()
+        return try lines(of: path).map { line, text in
+            do {
+                return (line, try decoder.decode(T.self, from: Data(text.utf8)))
+            } catch let error as DecodingError {
+                throw DataError(file: path, line: line, message: describe(error))
+            }
+        }
+    }
+
+    /// One line describing a decoding failure, with the key path.
+    static func describe(_ error: DecodingError) -> String {
+        func path(_ context: DecodingError.Context) -> String {
+            let keys = context.codingPath.map { $0.intValue.map { "[\($0)]" } ?? $0.stringValue }.joined(separator: ".")
+            return keys.isEmpty ? "" : " at \(keys)"
+        }
+        switch error {
+        case .keyNotFound(let key, let context): return "missing key \"\(key.stringValue)\"\(path(context))"
+        case .typeMismatch(let type, let context): return "expected \(type)\(path(context))"
+        case .valueNotFound(let type, let context): return "missing \(type)\(path(context))"
+        case .dataCorrupted(let context):
+            return context.codingPath.isEmpty ? "not valid JSON" : "\(context.debugDescription)\(path(context))"
+        @unknown default: return "\(error)"
+        }
+    }
+}

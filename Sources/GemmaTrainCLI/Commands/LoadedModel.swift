@@ -1,0 +1,84 @@
+import ArgumentParser
+import Foundation
+import Gemma
+
+/// `--checkpoint` and `--tokenizer`, shared by the commands that run a model.
+struct CheckpointOptions: ParsableArguments {
+    @Option(help: "A GemmaTrain .h5 checkpoint or a Hugging Face model directory.")
+    var checkpoint: String
+
+    @Option(help: "A SentencePiece tokenizer.model (default: the one stored with the checkpoint).")
+    var tokenizer: String?
+
+    /// The model and its tokenizer; errors name the file.
+    func load() throws -> (model: GemmaModel, tokenizer: SentencePieceTokenizer) {
+        let contents = try ModelFile.loadAny(checkpoint)
+        let tok: SentencePieceTokenizer
+        if let tokenizer {
+            tok = try SentencePieceTokenizer(contentsOf: URL(fileURLWithPath: tokenizer))
+        } else if let bytes = contents.tokenizer {
+            tok = try SentencePieceTokenizer(data: Data(bytes), source: "\(checkpoint) (stored tokenizer)")
+        } else {
+            throw ValidationError("\(checkpoint) holds no tokenizer; pass --tokenizer FILE")
+        }
+        guard tok.vocabularySize <= contents.model.config.vocabSize else {
+            throw ValidationError("the tokenizer has \(tok.vocabularySize) pieces but the model's vocab_size is \(contents.model.config.vocabSize)")
+        }
+        return (contents.model, tok)
+    }
+}
+
+/// `--max-tokens`, `--temperature`, `--top-k`, `--top-p`, `--seed`.
+struct SamplingArguments: ParsableArguments {
+    @Option(help: "Most tokens to generate per reply.")
+    var maxTokens = 256
+
+    @Option(help: "Sampling temperature; 0 is greedy.")
+    var temperature: Float = 0.7
+
+    @Option(help: "Sample among the K most likely tokens only.")
+    var topK: Int?
+
+    @Option(help: "Sample among the most likely tokens holding this much probability (nucleus).")
+    var topP: Float?
+
+    @Option(help: "Random seed (the same seed gives the same text).")
+    var seed: UInt64 = 0
+
+    func validate() throws {
+        guard maxTokens > 0 else { throw ValidationError("--max-tokens must be positive") }
+        guard temperature >= 0 else { throw ValidationError("--temperature must be >= 0") }
+        if let topK, topK <= 0 { throw ValidationError("--top-k must be positive") }
+        if let topP, !(topP > 0 && topP <= 1) { throw ValidationError("--top-p must be in (0, 1]") }
+    }
+
+    /// The options, picking only ids the tokenizer can decode.
+    func options(vocabularyLimit: Int) -> SamplingOptions {
+        SamplingOptions(temperature: temperature, topK: topK, topP: topP, seed: seed, vocabularyLimit: vocabularyLimit)
+    }
+}
+
+/// Turns generated ids into text as they arrive: decodes everything so far and prints what is new
+/// (a piece may complete a multi-byte character only with the next one).
+struct TextStream {
+    let tokenizer: SentencePieceTokenizer
+    private var ids: [Int32] = []
+    private var printed = ""
+
+    init(tokenizer: SentencePieceTokenizer) { self.tokenizer = tokenizer }
+
+    mutating func append(_ id: Int32) {
+        ids.append(id)
+        let text = tokenizer.decode(ids)
+        guard text.hasPrefix(printed), !text.hasSuffix("\u{FFFD}") else { return }
+        FileHandle.standardOutput.write(Data(text.dropFirst(printed.count).utf8))
+        printed = text
+    }
+}
+
+extension SentencePieceTokenizer {
+    /// `<eos>` and `<end_of_turn>`, the tokens that end a reply.
+    var stopTokens: Set<Int32> {
+        Set([eosId, id(of: ChatTemplate.endOfTurn)].compactMap { $0 })
+    }
+}
