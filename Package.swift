@@ -48,6 +48,8 @@ let package = Package(
             swiftSettings: swiftSettings),
         .testTarget(name: "NNTests", dependencies: ["NN"], swiftSettings: swiftSettings),
         .testTarget(name: "DatasetsTests", dependencies: ["Datasets"], swiftSettings: swiftSettings),
+        // Runs the built `gemma-train` executable the way a user does.
+        .testTarget(name: "GemmaTrainCLITests", dependencies: ["GemmaTrainCLI"], swiftSettings: swiftSettings),
         .testTarget(
             name: "GemmaTests", dependencies: ["Gemma"],
             resources: [.copy("Fixtures")], swiftSettings: swiftSettings),

@@ -28,12 +28,7 @@ struct Chat: ParsableCommand {
                 if generator.cache.length == 0 {
                     ids = try template.encode([.user(line)], addGenerationPrompt: true).ids
                 } else {
-                    // Continue the rendered conversation: close the previous reply if it was cut short,
-                    // then this user turn and the model header (turn tokens never merge with neighbours).
-                    let close = generator.lastToken == template.endOfTurnId ? "" : ChatTemplate.endOfTurn
-                    let text = close + "\n" + ChatTemplate.startOfTurn + "user\n" + ChatTemplate.trim(line)
-                        + ChatTemplate.endOfTurn + "\n" + ChatTemplate.startOfTurn + "model\n"
-                    ids = tokenizer.encode(text)
+                    ids = template.continuation(userText: line, previousReplyClosed: generator.lastToken == template.endOfTurnId)
                 }
                 var stream = TextStream(tokenizer: tokenizer)
                 try generator.generate(prompt: ids, maxTokens: sampling.maxTokens) { token in

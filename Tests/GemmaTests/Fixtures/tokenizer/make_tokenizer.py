@@ -401,7 +401,9 @@ def main():
     spv = spm.SentencePieceProcessor(model_proto=variant)
     assert sp.bos_id() == 2 and sp.eos_id() == 1 and sp.pad_id() == 0 and sp.unk_id() == 3
 
-    lines = EDGE_LINES + sample_corpus_lines(paras, 250, seed=99)
+    # Two long lines (> 4 KB: the Swift encoder merges them in chunks that start at a space after a word).
+    long_lines = [" ".join(sample_corpus_lines(paras, 40, seed=5)), "  ".join(sample_corpus_lines(paras, 40, seed=6))]
+    lines = EDGE_LINES + long_lines + sample_corpus_lines(paras, 250, seed=99)
     expected = {"demo": [], "variant": [], "decode": []}
     for text in lines:
         ids = sp.encode(text)
