@@ -48,7 +48,8 @@ final class ChatTemplateTests: XCTestCase {
         let template = try Self.template()
         let tok = template.tokenizer
         let encoded = try template.encode([
-            .user("Hello!"), .model("Hi, how can I help?"), .user("Bye"), ChatMessage(role: .assistant, content: "Bye."),
+            .user("Hello!"), .model("Hi, how can I help?"), .user("Bye"),
+            ChatMessage(role: .assistant, content: "Bye."),
         ])
         XCTAssertEqual(encoded.ids.first, tok.bosId)
         XCTAssertFalse(encoded.mask[0])  // <bos>
@@ -90,8 +91,9 @@ final class ChatTemplateTests: XCTestCase {
         }
         // Folded as the Gemma 3 template does: the system text untrimmed, "\n\n", then the trimmed user text.
         let folded = try Self.template(.foldIntoFirstUserTurn).render(dialogue)
-        XCTAssertEqual(folded.text,
-                       "<start_of_turn>user\n Be brief. \n\nHi<end_of_turn>\n<start_of_turn>model\nHello.<end_of_turn>\n")
+        XCTAssertEqual(
+            folded.text,
+            "<start_of_turn>user\n Be brief. \n\nHi<end_of_turn>\n<start_of_turn>model\nHello.<end_of_turn>\n")
         XCTAssertThrowsError(try Self.template(.foldIntoFirstUserTurn).render([.user("a"), .system("b")])) { error in
             XCTAssertEqual((error as? ChatTemplateError)?.reason, .misplacedSystemMessage(index: 1))
         }

@@ -128,7 +128,8 @@ final class TokenizerTests: XCTestCase {
         let tok = try Self.tokenizer()
         XCTAssertEqual(tok.encode(""), [])
         XCTAssertEqual(tok.decode([]), "")
-        for text in ["Hello world", "  two  spaces\tand tab\n", "机器学习 😀 café e\u{301}", "<start_of_turn>user\nhi"] {
+        let texts = ["Hello world", "  two  spaces\tand tab\n", "机器学习 😀 café e\u{301}", "<start_of_turn>user\nhi"]
+        for text in texts {
             XCTAssertEqual(tok.decode(tok.encode(text)), text)
         }
         // Turn tokens are user-defined pieces: matched first, one id each; <bos> is not (it is a control piece).
@@ -169,7 +170,9 @@ final class TokenizerTests: XCTestCase {
     // MARK: BPE rules on hand-made models
 
     func testMergeOrderHighestScoreThenLeftmost() throws {
-        let base: [(String, Float, Int)] = [("a", 0, 1), ("b", 0, 1), ("c", 0, 1), ("aa", 1, 1), ("ab", 2, 1), ("bc", 3, 1)]
+        let base: [(String, Float, Int)] = [
+            ("a", 0, 1), ("b", 0, 1), ("c", 0, 1), ("aa", 1, 1), ("ab", 2, 1), ("bc", 3, 1),
+        ]
         let tok = try SentencePieceTokenizer(data: ModelBytes.bpe(pieces: base))
         func pieces(_ s: String) -> [String] { tok.encode(s).map { tok.piece(of: $0)! } }
         XCTAssertEqual(pieces("aaa"), ["aa", "a"])  // "aa" at 0 and at 1 tie: the leftmost merges
@@ -184,7 +187,7 @@ final class TokenizerTests: XCTestCase {
     func testUnusedPiecesAreResegmented() throws {
         // "ab" is UNUSED (type 5): BPE may merge through it, then it is split back into what it was merged from.
         let tok = try SentencePieceTokenizer(
-            data: ModelBytes.bpe(pieces: [("a", 0, 1), ("b", 0, 1), ("c", 0, 1), ("ab", 5, 5), ("abc", 1, 1)]))  // ab: UNUSED
+            data: ModelBytes.bpe(pieces: [("a", 0, 1), ("b", 0, 1), ("c", 0, 1), ("ab", 5, 5), ("abc", 1, 1)]))
         func pieces(_ s: String) -> [String] { tok.encode(s).map { tok.piece(of: $0)! } }
         XCTAssertEqual(pieces("ab"), ["a", "b"])
         XCTAssertEqual(pieces("abc"), ["abc"])
@@ -210,7 +213,9 @@ final class TokenizerTests: XCTestCase {
         }
         // Later occurrences of a sub-message merge into the first (protobuf), so appending edits the model.
         let charsmap = error(demo + [0x1A, 0x05, 0x12, 0x03, 0x61, 0x62, 0x63])  // normalizer_spec.precompiled_charsmap
-        guard case .unsupported(let source, let feature)? = charsmap else { return XCTFail("\(String(describing: charsmap))") }
+        guard case .unsupported(let source, let feature)? = charsmap else {
+            return XCTFail("\(String(describing: charsmap))")
+        }
         XCTAssertEqual(source, "bad.model")
         XCTAssertTrue(feature.contains("precompiled character map"), feature)
         XCTAssertTrue(charsmap!.description.contains("bad.model"))
@@ -231,6 +236,26 @@ final class TokenizerTests: XCTestCase {
         let missing = URL(fileURLWithPath: "/nonexistent/tokenizer.model")
         XCTAssertThrowsError(try SentencePieceTokenizer(contentsOf: missing)) { error in
             XCTAssertTrue("\(error)".contains("/nonexistent/tokenizer.model"), "\(error)")
+        }
+    }
+
+    func testChunkedMergingEqualsWholeTextMerging() throws {
+        // Long texts are merged in chunks starting at "▁" after a word, valid when no piece has "▁" after another
+        // character. Appending the piece "\u{E000}▁\u{E001}" (never in the text) turns chunking off.
+        let demoData = try Data(contentsOf: Self.fixtureURL("demo.model"))
+        let chunked = try SentencePieceTokenizer(data: demoData)
+        let piece = ModelBytes.field(1, Array("\u{E000}▁\u{E001}".utf8)) + [0x15, 0, 0, 0, 0]
+            + ModelBytes.field(3, varint: 1)
+        let whole = try SentencePieceTokenizer(data: demoData + ModelBytes.field(1, piece))
+        XCTAssertTrue(chunked.mergesStopAtSpaces)
+        XCTAssertFalse(whole.mergesStopAtSpaces)
+        XCTAssertEqual(whole.vocabularySize, chunked.vocabularySize + 1)
+        let lines = try Self.expected().demo.map(\.text)
+        for separator in [" ", "  ", "", "\n", " \t "] {
+            let text = lines.joined(separator: separator)
+            XCTAssertGreaterThan(text.utf8.count, 50_000)
+            XCTAssertEqual(chunked.encode(text), whole.encode(text), "joined by \(separator.debugDescription)")
+            XCTAssertEqual(chunked.encodeWithOffsets(text).ranges, whole.encodeWithOffsets(text).ranges)
         }
     }
 

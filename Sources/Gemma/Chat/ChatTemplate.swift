@@ -3,8 +3,10 @@
 ///
 /// A dialogue renders as (each `\n` a newline; `<bos>` is prepended as an id, not as text)
 /// ```
-/// <bos><start_of_turn>user\n{user text, trimmed}<end_of_turn>\n<start_of_turn>model\n{reply, trimmed}<end_of_turn>\n...
+/// <bos><start_of_turn>user\n{user text, trimmed}<end_of_turn>\n
+/// <start_of_turn>model\n{reply, trimmed}<end_of_turn>\n...
 /// ```
+/// (one line, broken here for width)
 /// exactly as Hugging Face's Gemma chat template (trimming is Jinja's `trim`, i.e. Python's `str.strip()`). The
 /// rendered text is tokenized as one string, so `<start_of_turn>` and `<end_of_turn>` (user-defined pieces) are
 /// matched first; note that the same text typed inside a message is matched too, as in Hugging Face.
@@ -81,7 +83,8 @@ public struct ChatTemplate: Sendable {
         }
         for (k, (index, message)) in zip(turns.indices, turns).enumerated() {
             if message.role == .system {
-                throw fail(systemMessages == .reject ? .systemMessage(index: index) : .misplacedSystemMessage(index: index))
+                throw fail(
+                    systemMessages == .reject ? .systemMessage(index: index) : .misplacedSystemMessage(index: index))
             }
             guard (message.role == .user) == (k % 2 == 0) else {
                 throw fail(.roleOrder(index: index, role: message.role, expected: k % 2 == 0 ? .user : .model))

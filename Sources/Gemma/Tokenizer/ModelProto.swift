@@ -218,7 +218,8 @@ struct WireReader {
             position += 8
         case .lengthDelimited: _ = try lengthDelimited()
         case .fixed32: _ = try fixed32()
-        case .startGroup, .endGroup: throw WireError(reason: "unexpected group (deprecated wire type) at byte \(position)")
+        case .startGroup, .endGroup:
+            throw WireError(reason: "unexpected group (deprecated wire type) at byte \(position)")
         }
     }
 }

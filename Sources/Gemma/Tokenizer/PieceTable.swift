@@ -68,7 +68,9 @@ struct PieceTable: Sendable {
                 let s = Int(slots[i])
                 if s < 0 { return nil }
                 let e = entries[s]
-                if e.hash == h && Int(e.length) == count && memoryEqual(blob.baseAddress! + Int(e.start), bytes, count) {
+                if e.hash == h && Int(e.length) == count
+                    && memoryEqual(blob.baseAddress! + Int(e.start), bytes, count)
+                {
                     return e
                 }
                 i = (i + 1) & mask

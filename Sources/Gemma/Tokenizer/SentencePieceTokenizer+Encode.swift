@@ -33,8 +33,8 @@ extension SentencePieceTokenizer {
                 for piece in pieces {
                     let id = piece.id
                     let isUnknown = id == unkId
-                    let range: Range<Int> =
-                        offsets ? Int(normToOrig[Int(piece.start)])..<Int(normToOrig[Int(piece.start + piece.length)]) : 0..<0
+                    let end = Int(piece.start + piece.length)
+                    let range = offsets ? Int(normToOrig[Int(piece.start)])..<Int(normToOrig[end]) : 0..<0
                     if isUnknown && byteFallback {
                         for k in 0..<Int(piece.length) {
                             ids.append(byteIds[Int(n[Int(piece.start) + k])])
@@ -42,7 +42,7 @@ extension SentencePieceTokenizer {
                         }
                     } else if isUnknown && previousWasUnknown {
                         // A run of unknown symbols is one <unk> (as SentencePiece).
-                        if offsets { ranges[ranges.count - 1] = ranges[ranges.count - 1].lowerBound..<range.upperBound }
+                        if offsets { ranges[ranges.count - 1] = ranges.last!.lowerBound..<range.upperBound }
                     } else {
                         ids.append(id)
                         if offsets { ranges.append(range) }
