@@ -1,7 +1,7 @@
 // swift-tools-version: 6.1
 // GemmaTrain: train and fine-tune Gemma-architecture models on CPU clusters.
 // Layering (arrows point down only; see Docs/Architecture.md):
-//   gemma-train -> Datasets -> Gemma -> Checkpoint -> NN -> Autograd -> COpenBLAS;  Mesh -> CMPI
+//   gemma-train -> Training -> Datasets -> Gemma -> Checkpoint -> NN -> Autograd -> COpenBLAS;  Mesh -> CMPI
 //   Checkpoint is the only importer of CHDF5, Mesh of CMPI, Autograd of COpenBLAS.
 import PackageDescription
 
@@ -21,6 +21,7 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
     ],
     targets: [
         .systemLibrary(name: "COpenBLAS", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev"])]),
@@ -33,10 +34,14 @@ let package = Package(
         .target(name: "Checkpoint", dependencies: ["CHDF5", "NN"], swiftSettings: swiftSettings),
         .target(name: "Gemma", dependencies: ["Checkpoint", "NN", "Autograd"], swiftSettings: swiftSettings),
         .target(name: "Datasets", dependencies: ["Gemma"], swiftSettings: swiftSettings),
+        .target(
+            name: "Training",
+            dependencies: ["Datasets", "Gemma", "NN", "Autograd", "Checkpoint", .product(name: "Yams", package: "Yams")],
+            swiftSettings: swiftSettings),
         .executableTarget(
             name: "GemmaTrainCLI",
             dependencies: [
-                "Autograd", "NN", "Mesh", "Checkpoint", "Gemma", "Datasets",
+                "Autograd", "NN", "Mesh", "Checkpoint", "Gemma", "Datasets", "Training",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: swiftSettings),
@@ -48,6 +53,7 @@ let package = Package(
             swiftSettings: swiftSettings),
         .testTarget(name: "NNTests", dependencies: ["NN"], swiftSettings: swiftSettings),
         .testTarget(name: "DatasetsTests", dependencies: ["Datasets"], swiftSettings: swiftSettings),
+        .testTarget(name: "TrainingTests", dependencies: ["Training"], swiftSettings: swiftSettings),
         // Runs the built `gemma-train` executable the way a user does.
         .testTarget(name: "GemmaTrainCLITests", dependencies: ["GemmaTrainCLI"], swiftSettings: swiftSettings),
         .testTarget(

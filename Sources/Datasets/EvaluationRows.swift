@@ -33,15 +33,8 @@ public enum EvaluationRows {
     /// Dialogues of a JSONL file of `{"messages": [...]}` rows, encoded with the turn format; each
     /// position predicts the next token when that token is in the loss mask.
     public static func chatExamples(from path: String, template: ChatTemplate) throws -> [(line: Int, example: Example)] {
-        try JSONLines.read(ChatDialogue.self, from: path).map { line, dialogue in
-            let encoded: EncodedDialogue
-            do { encoded = try template.encode(dialogue.messages) } catch {
-                throw DataError(file: path, line: line, message: "\(error)")
-            }
-            let targets = (0..<encoded.ids.count).map { t in
-                t + 1 < encoded.ids.count && encoded.mask[t + 1] ? encoded.ids[t + 1] : -100
-            }
-            return (line, Example(ids: encoded.ids, targets: targets))
-        }
+        try JSONLines.read(ChatDialogue.self, from: path, skipBadRows: false) { line, dialogue in
+            (line, try TrainingData.dialogueExample(dialogue.messages, template: template, file: path, line: line))
+        }.rows
     }
 }

@@ -33,14 +33,29 @@ public enum JSONLines {
 
     /// Decodes every non-blank line of `path` as `T`.
     public static func read<T: Decodable>(_ type: T.Type, from path: String) throws -> [(line: Int, value: T)] {
+        try read(type, from: path, skipBadRows: false) { ($0, $1) }.rows
+    }
+
+    /// Decodes every non-blank line of `path` as `T`, then applies `transform` (which may throw a
+    /// ``DataError`` for a row it cannot use). A bad row is an error, or with `skipBadRows` is skipped and
+    /// counted.
+    public static func read<T: Decodable, R>(
+        _ type: T.Type, from path: String, skipBadRows: Bool, _ transform: (Int, T) throws -> R
+    ) throws -> (rows: [R], skipped: Int) {
         let decoder = JSONDecoder()
-        return try lines(of: path).map { line, text in
+        var rows: [R] = [], skipped = 0
+        for (line, text) in try lines(of: path) {
             do {
-                return (line, try decoder.decode(T.self, from: Data(text.utf8)))
-            } catch let error as DecodingError {
-                throw DataError(file: path, line: line, message: describe(error))
+                let value: T
+                do { value = try decoder.decode(T.self, from: Data(text.utf8)) } catch let error as DecodingError {
+                    throw DataError(file: path, line: line, message: describe(error))
+                }
+                rows.append(try transform(line, value))
+            } catch let error as DataError where skipBadRows && error.file == path {
+                skipped += 1
             }
         }
+        return (rows, skipped)
     }
 
     /// One line describing a decoding failure, with the key path.

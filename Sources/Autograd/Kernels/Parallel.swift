@@ -12,8 +12,7 @@ public enum Parallel {
     /// Calls `body(start, end)` on disjoint chunks covering `0..<n`, in parallel when `n` is at least
     /// `2 * grain` (below that, threading costs more than it saves). Chunks are contiguous and at most
     /// one per thread, so a body may keep per-chunk scratch space.
-    @inline(__always)
-    static func chunks(_ n: Int, grain: Int, _ body: (Int, Int) -> Void) {
+    public static func chunks(_ n: Int, grain: Int, _ body: (Int, Int) -> Void) {
         let parts = min(threadCount, n / max(grain, 1))
         if parts <= 1 {
             if n > 0 { body(0, n) }

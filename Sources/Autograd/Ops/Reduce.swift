@@ -62,3 +62,24 @@ extension Tensor {
         return (outer, shape[axis], inner)
     }
 }
+
+extension Tensor {
+    /// `Σ x²` over all elements (outside any graph), threaded, accumulated in Double per chunk: the
+    /// building block of global gradient norms.
+    public func sumOfSquares() -> Double {
+        let x = UnsafePointer(data)
+        let chunk = 1 << 16
+        let chunks = (count + chunk - 1) / chunk
+        var partial = [Double](repeating: 0, count: chunks)
+        partial.withUnsafeMutableBufferPointer { out in
+            let out = out.baseAddress!
+            Parallel.chunks(chunks, grain: 4) { c0, c1 in
+                for c in c0..<c1 {
+                    let start = c * chunk
+                    out[c] = Double(Vector.dot(x + start, x + start, min(chunk, count - start)))
+                }
+            }
+        }
+        return partial.reduce(0, +)
+    }
+}

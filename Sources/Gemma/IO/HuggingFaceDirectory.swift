@@ -29,7 +29,7 @@ public enum HuggingFaceDirectory {
         do { try config.validate() } catch { throw FormatError(path: configURL.path, message: "\(error)") }
 
         let weights = try SafeTensorsDirectory(path: directory)
-        let model = GemmaModel(config: config)
+        let model = GemmaModel(config: config, head: weights.contains("score.weight") ? .reward : .causalLM)
         for (i, e) in model.parameters.entries.enumerated() {
             guard weights.contains(e.name) else {
                 throw FormatError(path: directory, message: "missing tensor \(e.name)")
@@ -60,7 +60,7 @@ public enum HuggingFaceDirectory {
             }
         }
         _ = try SafeTensorsWriter(dtype: dtype).writeModel(tensors, toDirectory: directory, maxShardBytes: maxShardBytes)
-        var config = try JSONSerialization.jsonObject(with: model.config.jsonData()) as! [String: Any]
+        var config = try JSONSerialization.jsonObject(with: model.config.jsonData(head: model.head)) as! [String: Any]
         config["torch_dtype"] = dtype == .bf16 ? "bfloat16" : dtype == .f16 ? "float16" : "float32"
         try JSONSerialization.data(withJSONObject: config, options: [.prettyPrinted, .sortedKeys])
             .write(to: dir.appendingPathComponent(configFileName), options: .atomic)

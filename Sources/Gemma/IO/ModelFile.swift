@@ -32,8 +32,8 @@ public enum ModelFile {
             let file = try H5File.create(temporary)
             try file.setAttribute("format", format)
             try file.setAttribute("version", version)
-            try file.setAttribute("kind", "causal-lm")
-            try file.setAttribute("config", String(decoding: try model.config.jsonData(), as: UTF8.self))
+            try file.setAttribute("kind", model.head.rawValue)
+            try file.setAttribute("config", String(decoding: try model.config.jsonData(head: model.head), as: UTF8.self))
             for (i, e) in model.parameters.entries.enumerated() {
                 let t = model.parameters.tensor(i)
                 try file.writeFloats(UnsafeBufferPointer(start: t.data, count: e.count), shape: e.shape,
@@ -61,7 +61,11 @@ public enum ModelFile {
         } catch {
             throw FormatError(path: path, message: "attribute /@config is not a valid model config: \(error)")
         }
-        let model = GemmaModel(config: config)
+        let kind = (try? file.stringAttribute("kind")) ?? GemmaModel.Head.causalLM.rawValue
+        guard let head = GemmaModel.Head(rawValue: kind) else {
+            throw FormatError(path: path, message: "unknown model kind '\(kind)' (expected causal-lm or reward-model)")
+        }
+        let model = GemmaModel(config: config, head: head)
         for (i, e) in model.parameters.entries.enumerated() {
             let dataset = "/params/\(e.name)"
             guard file.contains(dataset) else { throw FormatError(path: path, message: "missing dataset \(dataset)") }
@@ -77,10 +81,12 @@ public enum ModelFile {
 }
 
 extension GemmaConfig {
-    /// The config as Hugging Face `config.json` text (with the keys transformers expects for Gemma).
-    public func jsonData() throws -> Data {
+    /// The config as Hugging Face `config.json` text (with the keys transformers expects for Gemma); a
+    /// reward model is a one-label `GemmaForSequenceClassification`.
+    public func jsonData(head: GemmaModel.Head = .causalLM) throws -> Data {
         var object = try JSONSerialization.jsonObject(with: JSONEncoder().encode(self)) as! [String: Any]
-        object["architectures"] = ["GemmaForCausalLM"]
+        object["architectures"] = [head == .reward ? "GemmaForSequenceClassification" : "GemmaForCausalLM"]
+        if head == .reward { object["id2label"] = ["0": "LABEL_0"] }
         object["model_type"] = "gemma"
         object["hidden_activation"] = "gelu_pytorch_tanh"
         object["attention_bias"] = false

@@ -35,11 +35,23 @@ public final class GemmaModel {
     let embed: Tensor              // [V, D]
     let finalNorm: Tensor          // [D]
     let layers: [Layer]
+    /// The reward model's head `score.weight: [1, D]` (TRL / `GemmaForSequenceClassification`), if any.
+    let score: Tensor?
+
+    /// What the model computes at its output.
+    public enum Head: String, Sendable {
+        /// Next-token logits through the tied embedding (`GemmaForCausalLM`).
+        case causalLM = "causal-lm"
+        /// One scalar reward per sequence from `score.weight` (`GemmaForSequenceClassification`, 1 label).
+        case reward = "reward-model"
+    }
+    public let head: Head
 
     /// A model with zeroed parameters; call ``initialize(seed:)`` or load weights.
-    public init(config: GemmaConfig) {
+    public init(config: GemmaConfig, head: Head = .causalLM) {
         self.config = config
-        parameters = GemmaModel.registerParameters(config)
+        self.head = head
+        parameters = GemmaModel.registerParameters(config, head: head)
         rotary = RotaryTable(headDim: config.headDim, maxPositions: config.maxPositionEmbeddings, theta: config.ropeTheta)
         let p = parameters
         func t(_ name: String) -> Tensor { p[name]! }
@@ -53,10 +65,11 @@ public final class GemmaModel {
                 o: t(l + "self_attn.o_proj.weight"), postNorm: t(l + "post_attention_layernorm.weight"),
                 gate: t(l + "mlp.gate_proj.weight"), up: t(l + "mlp.up_proj.weight"), down: t(l + "mlp.down_proj.weight"))
         }
+        score = p["score.weight"]
     }
 
     /// The parameters of `config`, by HF name, in HF's order. Norms and the embedding get no weight decay.
-    static func registerParameters(_ c: GemmaConfig) -> ParameterStore {
+    static func registerParameters(_ c: GemmaConfig, head: Head) -> ParameterStore {
         let store = ParameterStore()
         let (d, f, qWidth, kvWidth) = (c.hiddenSize, c.intermediateSize, c.numAttentionHeads * c.headDim, c.numKeyValueHeads * c.headDim)
         store.add("model.embed_tokens.weight", shape: [c.vocabSize, d], decay: false)
@@ -73,6 +86,7 @@ public final class GemmaModel {
             store.add(l + "mlp.down_proj.weight", shape: [d, f], decay: true)
         }
         store.add("model.norm.weight", shape: [d], decay: false)
+        if head == .reward { store.add("score.weight", shape: [1, d], decay: true) }
         store.finalize()
         return store
     }
@@ -94,6 +108,21 @@ public final class GemmaModel {
         if pad >= 0 && pad < config.vocabSize {
             (embed.data + pad * config.hiddenSize).update(repeating: 0, count: config.hiddenSize)
         }
+    }
+
+    /// Copies every parameter that `other` has under the same name and shape (starting a reward model
+    /// from a causal LM, or fine-tuning from pretrained weights). Returns the names not found in `other`.
+    @discardableResult
+    public func copyParameters(from other: GemmaModel) -> [String] {
+        var missing: [String] = []
+        for (i, e) in parameters.entries.enumerated() {
+            if let source = other.parameters[e.name], source.shape == e.shape {
+                parameters.tensor(i).data.update(from: source.data, count: e.count)
+            } else {
+                missing.append(e.name)
+            }
+        }
+        return missing
     }
 
     /// The final-normed hidden states `[B*T, D]` of `ids` (`B` rows of `T` tokens, row-major).
