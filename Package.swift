@@ -53,7 +53,8 @@ let package = Package(
             swiftSettings: swiftSettings),
         .testTarget(name: "NNTests", dependencies: ["NN"], swiftSettings: swiftSettings),
         .testTarget(name: "DatasetsTests", dependencies: ["Datasets"], swiftSettings: swiftSettings),
-        .testTarget(name: "TrainingTests", dependencies: ["Training"], swiftSettings: swiftSettings),
+        .testTarget(
+            name: "TrainingTests", dependencies: ["Training"], exclude: ["Fixtures"], swiftSettings: swiftSettings),
         // Runs the built `gemma-train` executable the way a user does.
         .testTarget(name: "GemmaTrainCLITests", dependencies: ["GemmaTrainCLI"], swiftSettings: swiftSettings),
         .testTarget(

@@ -8,7 +8,7 @@ import Gemma
 struct Eval: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Evaluate a checkpoint on a data file (one JSON line on stdout).",
-        subcommands: [EvalLoss.self])
+        subcommands: [EvalLoss.self, EvalReward.self])
 }
 
 /// `gemma-train eval loss`: token-weighted mean cross-entropy over a file, and its perplexity.
@@ -59,6 +59,41 @@ struct EvalLoss: ParsableCommand {
                 ("loss", .exact(mean)), ("tokens", .int(tokens)), ("perplexity", .exact(Foundation.exp(mean))),
                 ("rows", .int(examples.count)), ("truncated_rows", .int(truncated)),
             ]))
+        }
+    }
+}
+
+/// `gemma-train eval reward`: a reward model's accuracy on preference pairs.
+struct EvalReward: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "reward",
+        abstract: "Reward-model accuracy on preference pairs: {\"accuracy\", \"mean_margin\", \"pairs\"}.")
+
+    @OptionGroup var model: CheckpointOptions
+    @Option(help: "JSONL preference pairs {\"prompt\", \"chosen\", \"rejected\"}.") var data: String
+
+    func run() throws {
+        try reportingErrors {
+            let (model, tokenizer) = try self.model.load()
+            guard model.head == .reward else {
+                throw ValidationError("\(self.model.checkpoint) is a causal language model, not a reward model")
+            }
+            let (pairs, _) = try TrainingData.preferences(data, template: ChatTemplate(tokenizer: tokenizer),
+                                                          seqLen: model.config.maxPositionEmbeddings, overlong: .truncate,
+                                                          skipBadRows: false)
+            guard !pairs.isEmpty else { throw ValidationError("\(data): no preference pairs") }
+            var correct = 0, marginSum = 0.0
+            for start in stride(from: 0, to: pairs.count, by: 8) {
+                let batch = PreferenceBatch(Array(pairs[start..<min(start + 8, pairs.count)]), padId: tokenizer.padId ?? 0)
+                let r = withNoGrad { model.rewards(ids: batch.ids, sequences: 2 * batch.pairs, lastTokens: batch.lastTokens) }.scalars
+                for i in 0..<batch.pairs {
+                    let m = Double(r[i]) - Double(r[batch.pairs + i])
+                    correct += m > 0 ? 1 : 0
+                    marginSum += m
+                }
+            }
+            print(jsonObject([("accuracy", .exact(Double(correct) / Double(pairs.count))),
+                              ("mean_margin", .exact(marginSum / Double(pairs.count))), ("pairs", .int(pairs.count))]))
         }
     }
 }

@@ -20,8 +20,10 @@ public final class AdamW {
     /// 1 where weight decay applies, 0 elsewhere: `[P]`.
     let decayMask: [Float]
 
+    /// - Parameter decays: which tensors weight decay applies to; by default the store's own choice
+    ///   (everything but norms and embeddings).
     public init(parameters: ParameterStore, learningRate: Float, beta1: Float = 0.9, beta2: Float = 0.999,
-                epsilon: Float = 1e-8, weightDecay: Float = 0.01) {
+                epsilon: Float = 1e-8, weightDecay: Float = 0.01, decays: ((ParameterStore.Entry) -> Bool)? = nil) {
         self.learningRate = learningRate
         self.beta1 = beta1
         self.beta2 = beta2
@@ -30,7 +32,7 @@ public final class AdamW {
         m = Tensor(zeros: [parameters.count])
         v = Tensor(zeros: [parameters.count])
         var mask = [Float](repeating: 0, count: parameters.count)
-        for e in parameters.entries where e.decay {
+        for e in parameters.entries where decays?(e) ?? e.decay {
             for i in e.offset..<(e.offset + e.count) { mask[i] = 1 }
         }
         decayMask = mask

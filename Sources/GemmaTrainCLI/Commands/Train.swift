@@ -1,0 +1,48 @@
+import ArgumentParser
+import Foundation
+import Training
+
+/// `gemma-train pretrain|sft|reward --config X.yaml [--set section.key=value ...]`.
+struct TrainOptions: ParsableArguments {
+    @Option(help: "The run configuration (YAML; schema in Docs/Training.md).")
+    var config: String
+
+    @Option(name: .customLong("set"), parsing: .singleValue,
+            help: "Override one setting, e.g. --set train.steps=100 (repeatable).")
+    var overrides: [String] = []
+
+    @Option(help: "The mesh, e.g. data=1,model=1 (overrides mesh: in the config).")
+    var mesh: String?
+
+    /// Loads the config with the overrides and runs `task`.
+    func run(_ task: Task) throws {
+        try reportingErrors {
+            var all = overrides
+            if let mesh { all += try RunConfig.meshOverrides(mesh) }
+            let config = try RunConfig.load(path: config, overrides: all)
+            guard config.mesh.data * config.mesh.model == 1 else {
+                throw TrainingError("mesh data=\(config.mesh.data),model=\(config.mesh.model): this build trains on one rank (mesh data=1,model=1); multi-rank meshes are not implemented yet")
+            }
+            try Trainer(config: config, task: task).run()
+        }
+    }
+}
+
+struct Pretrain: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Pretrain (next-token prediction) on packed text.")
+    @OptionGroup var options: TrainOptions
+    func run() throws { try options.run(.pretrain) }
+}
+
+struct SFT: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "sft", abstract: "Supervised fine-tuning on dialogues (loss on model turns only).")
+    @OptionGroup var options: TrainOptions
+    func run() throws { try options.run(.sft) }
+}
+
+struct Reward: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Train a reward model on preference pairs (Bradley-Terry loss).")
+    @OptionGroup var options: TrainOptions
+    func run() throws { try options.run(.reward) }
+}

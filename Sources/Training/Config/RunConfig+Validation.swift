@@ -1,0 +1,108 @@
+import Gemma
+
+extension RunConfig {
+    /// Checks every value and every combination of keys that can be checked without touching files or
+    /// knowing the world size; ``load(path:overrides:)`` calls it. The data-parallel size is checked by
+    /// ``accumulationSteps(dataParallel:)``.
+    ///
+    /// - Throws: ``RunConfigError`` for the first broken rule, naming its key.
+    public func validate() throws {
+        func require(_ ok: Bool, _ key: String, _ message: @autoclosure () -> String) throws {
+            if !ok { throw RunConfigError(.invalidValue, key: key, message: message()) }
+        }
+        func nonEmpty(_ value: String?, _ key: String) throws {
+            try require(value?.isEmpty != true, key, "must not be empty (use null to leave it unset)")
+        }
+
+        try require(!run.dir.isEmpty, "run.dir", "must not be empty")
+        try require(run.seed >= 0, "run.seed", "must be >= 0, got \(run.seed)")
+        try nonEmpty(run.name, "run.name")
+
+        if let preset = model.preset, GemmaConfig.presets[preset] == nil {
+            throw RunConfigError(.invalidChoice, key: "model.preset", message: "invalid choice '\(preset)'; valid choices: "
+                                 + GemmaConfig.presets.keys.sorted().joined(separator: ", "))
+        }
+        try nonEmpty(model.path, "model.path")
+        try nonEmpty(model.initFrom, "model.init")
+        if let preset = model.preset, let path = model.path {
+            throw RunConfigError(.invalidValue, key: "model.path", message:
+                "give model.preset or model.path, not both (preset '\(preset)', path '\(path)')")
+        }
+        if model.preset == nil && model.path == nil && model.initFrom == nil {
+            throw RunConfigError(.missingKey, key: "model.preset",
+                                 message: "no architecture: set model.preset, model.path or model.init")
+        }
+
+        try nonEmpty(tokenizer.path, "tokenizer.path")
+        if tokenizer.path == nil {
+            let carrier = model.initFrom ?? model.path.flatMap { $0.hasSuffix(".json") ? nil : $0 }
+            try require(carrier != nil, "tokenizer.path", "null takes the tokenizer from model.init or model.path, "
+                        + "but neither is set to an .h5 checkpoint or HF directory")
+        }
+
+        try require(!data.train.isEmpty, "data.train", "must not be empty")
+        try nonEmpty(data.eval, "data.eval")
+        try require(data.seqLen >= 2, "data.seq_len", "must be >= 2 (one input and one target), got \(data.seqLen)")
+        if let preset = model.preset, let architecture = GemmaConfig.presets[preset] {
+            try require(data.seqLen <= architecture.maxPositionEmbeddings, "data.seq_len",
+                        "\(data.seqLen) exceeds max_position_embeddings \(architecture.maxPositionEmbeddings) "
+                        + "of preset '\(preset)'")
+        }
+
+        try require(train.steps > 0, "train.steps", "must be > 0, got \(train.steps)")
+        try require(train.batchSize > 0, "train.batch_size", "must be > 0, got \(train.batchSize)")
+        try require(train.microBatchSize > 0, "train.micro_batch_size", "must be > 0, got \(train.microBatchSize)")
+        try require(train.batchSize % train.microBatchSize == 0, "train.batch_size",
+                    "\(train.batchSize) is not a multiple of train.micro_batch_size (\(train.microBatchSize))")
+        try require(train.lr.isFinite && train.lr > 0, "train.lr", "must be > 0, got \(train.lr)")
+        try require((0...1).contains(train.minLrRatio), "train.min_lr_ratio", "must be in 0...1, got \(train.minLrRatio)")
+        try require((0...train.steps).contains(train.warmupSteps), "train.warmup_steps",
+                    "must be in 0...train.steps (\(train.steps)), got \(train.warmupSteps)")
+        try require(train.weightDecay.isFinite && train.weightDecay >= 0, "train.weight_decay",
+                    "must be >= 0, got \(train.weightDecay)")
+        try require((0..<1).contains(train.beta1), "train.beta1", "must be in [0, 1), got \(train.beta1)")
+        try require((0..<1).contains(train.beta2), "train.beta2", "must be in [0, 1), got \(train.beta2)")
+        try require(train.eps.isFinite && train.eps > 0, "train.eps", "must be > 0, got \(train.eps)")
+        try require(train.gradClip.isFinite && train.gradClip >= 0, "train.grad_clip",
+                    "must be >= 0 (0 = no clipping), got \(train.gradClip)")
+        try require(train.evalEvery >= 0, "train.eval_every", "must be >= 0 (0 = only at the end), got \(train.evalEvery)")
+        try require(train.evalEvery == 0 || data.eval != nil, "train.eval_every",
+                    "is \(train.evalEvery) but data.eval is null: set an evaluation file or eval_every 0")
+        try require(train.evalBatches >= 0, "train.eval_batches", "must be >= 0 (0 = whole file), got \(train.evalBatches)")
+
+        try require(checkpoint.every >= 0, "checkpoint.every", "must be >= 0 (0 = only at the end), got \(checkpoint.every)")
+        try require(checkpoint.keep >= 0, "checkpoint.keep", "must be >= 0 (0 = keep all), got \(checkpoint.keep)")
+        try nonEmpty(checkpoint.resume, "checkpoint.resume")
+
+        try require(log.every > 0, "log.every", "must be > 0, got \(log.every)")
+
+        try require(mesh.data > 0, "mesh.data", "must be > 0, got \(mesh.data)")
+        try require(mesh.model > 0, "mesh.model", "must be > 0, got \(mesh.model)")
+
+        try require(reward.margin.isFinite && reward.margin >= 0, "reward.margin", "must be >= 0, got \(reward.margin)")
+        try require(reward.centerCoef.isFinite && reward.centerCoef >= 0, "reward.center_coef",
+                    "must be >= 0, got \(reward.centerCoef)")
+    }
+
+    /// Forward passes per optimizer step on each data rank: `batch_size / (micro_batch_size x dataParallel)`.
+    ///
+    /// - Parameter dataParallel: the data-parallel size of the mesh the run actually has.
+    /// - Throws: ``RunConfigError`` naming `train.batch_size` when it is not a multiple of
+    ///   `micro_batch_size x dataParallel`, with the nearest valid batch sizes.
+    public func accumulationSteps(dataParallel: Int) throws -> Int {
+        guard dataParallel > 0 else {
+            throw RunConfigError(.invalidValue, key: "mesh.data", message: "must be > 0, got \(dataParallel)")
+        }
+        let perStep = train.microBatchSize * dataParallel
+        guard perStep > 0, train.batchSize > 0, train.batchSize % perStep == 0 else {
+            let below = train.batchSize / max(perStep, 1) * perStep
+            let options = (below > 0 ? "\(below) or " : "") + "\(below + perStep)"
+            throw RunConfigError(.invalidValue, key: "train.batch_size", message:
+                "\(train.batchSize) sequences cannot be split into micro-batches of \(train.microBatchSize) "
+                + "on \(dataParallel) data rank\(dataParallel == 1 ? "" : "s"): it must be a multiple of "
+                + "micro_batch_size x data-parallel size = \(perStep) (e.g. \(options)); "
+                + "or change train.micro_batch_size or the mesh")
+        }
+        return train.batchSize / perStep
+    }
+}
