@@ -89,7 +89,7 @@ public struct RunConfig: Codable, Equatable, Sendable {
 
     /// `data`: the training and evaluation files and how rows are built from them.
     public struct Data: Codable, Equatable, Sendable {
-        /// What the rows of a data file are (Docs/Data formats): plain text, dialogues or preference pairs.
+        /// What the rows of a data file are: plain text, dialogues or preference pairs.
         public enum Format: String, Codable, CaseIterable, Sendable {
             /// `.txt`, or JSONL `{"text": ...}`: pretraining.
             case text

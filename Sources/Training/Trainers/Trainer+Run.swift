@@ -13,8 +13,9 @@ extension Trainer {
     }
 
     /// Trains `train.steps` steps; returns the summary. Only this process writes files (one rank).
+    /// - Parameter onStep: called after each step with its number, input tokens and wall seconds.
     @discardableResult
-    public func run() throws -> Summary {
+    public func run(onStep: (Int, Int, Double) -> Void = { _, _, _ in }) throws -> Summary {
         let t = config.train
         let metrics = try MetricsLog(directory: runDirectory)
         let events = config.log.tensorboard ? try TensorBoardWriter(directory: runDirectory) : nil
@@ -40,6 +41,7 @@ extension Trainer {
             }
             optimizer.learningRate = lr
             optimizer.update(model.parameters)
+            onStep(step, stepTokens, (ContinuousClock.now - stepStart).seconds)
             tokensSeen += stepTokens
             firstLoss = firstLoss ?? loss
             lastLoss = loss
@@ -130,7 +132,7 @@ extension Trainer {
     }
 
     /// Writes `ckpt-<step>.h5` (model and tokenizer) in the run directory, keeping the newest
-    /// `checkpoint.keep`. Returns its path.
+    /// `checkpoint.keep` (0 keeps all). Returns its path.
     @discardableResult
     func saveCheckpoint(step: Int) throws -> String {
         let name = String(format: "ckpt-%08d.h5", step)
@@ -138,7 +140,7 @@ extension Trainer {
         try ModelFile.save(model, tokenizer: [UInt8](tokenizer.modelData), to: path)
         let existing = try FileManager.default.contentsOfDirectory(atPath: runDirectory.path)
             .filter { $0.hasPrefix("ckpt-") && $0.hasSuffix(".h5") }.sorted()
-        for old in existing.dropLast(max(config.checkpoint.keep, 1)) {
+        for old in config.checkpoint.keep > 0 ? Array(existing.dropLast(config.checkpoint.keep)) : [] {
             try? FileManager.default.removeItem(at: runDirectory.appendingPathComponent(old))
         }
         return path

@@ -1,0 +1,59 @@
+import ArgumentParser
+import Autograd
+import Foundation
+import Gemma
+import Training
+
+/// `gemma-train bench train --config Configs/bench.yaml`: trains the configured model for its steps and
+/// prints one JSON line with throughput, model FLOP utilisation against the same run's sgemm peak, and
+/// peak memory.
+struct BenchTrain: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "train", abstract: "Time training steps of a run config; print one JSON line.")
+
+    @OptionGroup var options: TrainOptions
+
+    @Option(help: "Steps excluded from the median (warm-up).")
+    var warmup = 3
+
+    func run() throws {
+        try reportingErrors {
+            let config = try RunConfig.load(path: options.config, overrides: options.overrides)
+            let peak = KernelBench(repeats: 5).sgemmPeak()
+            let trainer = try Trainer(config: config, task: .pretrain, log: { _ in })
+            guard config.train.steps > warmup else {
+                throw ValidationError("train.steps (\(config.train.steps)) must exceed --warmup (\(warmup))")
+            }
+            var times: [Double] = []
+            var tokensPerStep = 0
+            try trainer.run { step, tokens, seconds in
+                tokensPerStep = tokens
+                if step > warmup { times.append(seconds) }
+            }
+            let c = trainer.model.config
+            let stepSeconds = median(times)
+            let (n, v, d, l, t) = (Double(c.parameterCount.nonEmbedding), Double(c.vocabSize), Double(c.hiddenSize),
+                                   Double(c.numHiddenLayers), Double(config.data.seqLen))
+            let flopsPerToken = 6 * n + 6 * v * d + 12 * l * t * Double(c.numAttentionHeads) * Double(c.headDim)
+            let tokensPerS = Double(tokensPerStep) / stepSeconds
+            let gflops = flopsPerToken * tokensPerS / 1e9
+            print(jsonObject([
+                ("benchmark", .string("train")), ("config", .string(options.config)),
+                ("tokens_per_step", .int(tokensPerStep)), ("tokens_per_s", .number(tokensPerS)),
+                ("ms_per_step", .number(stepSeconds * 1000)), ("gflops", .number(gflops)),
+                ("sgemm_peak_gflops", .number(peak)), ("mfu", .number(gflops / peak)),
+                ("peak_rss_mib", .number(Double(peakResidentBytes()) / 1_048_576)),
+                ("threads", .int(Parallel.threadCount)),
+                ("openblas_coretype", .string(ProcessInfo.processInfo.environment["OPENBLAS_CORETYPE"] ?? "unset")),
+            ]))
+        }
+    }
+}
+
+/// The process's peak resident set (VmHWM of /proc/self/status), in bytes.
+func peakResidentBytes() -> Int {
+    guard let status = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8),
+          let line = status.split(separator: "\n").first(where: { $0.hasPrefix("VmHWM:") }),
+          let kb = Int(line.split(separator: " ").dropFirst().first ?? "") else { return 0 }
+    return kb * 1024
+}
