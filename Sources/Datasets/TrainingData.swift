@@ -8,7 +8,7 @@ public struct DataReport: Sendable, CustomStringConvertible {
     public var skippedBadRows = 0, truncated = 0, dropped = 0
 
     public var description: String {
-        "\(file): \(examples) examples -> \(rows) rows, \(tokens) predicted tokens"
+        "\(file): \(examples) examples -> \(rows) rows" + (tokens > 0 ? ", \(tokens) predicted tokens" : "")
             + (skippedBadRows > 0 ? ", \(skippedBadRows) bad rows skipped" : "")
             + (truncated > 0 ? ", \(truncated) truncated" : "") + (dropped > 0 ? ", \(dropped) dropped" : "")
     }
