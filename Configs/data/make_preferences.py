@@ -8,8 +8,9 @@ For every model turn of every dialogue:
   prompt   = the dialogue up to that turn (at most the last 5 messages, so it starts on a user turn),
   chosen   = the real reply,
 and one row per applicable rejection kind:
-  "other-topic"  rejected = a real reply taken from a dialogue of a *different category* (file) of the same
-                 split, different from the chosen text: a fluent reply that does not answer the prompt.
+  "other-topic"  rejected = a real reply taken from a dialogue of the same split whose category (file) is in
+                 a *different group* (GROUPS below: technical / knowledge / chat): a fluent reply that does not
+                 answer the prompt.
   "shuffled"     rejected = the chosen reply's words (split on whitespace) in a random order, joined by single
                  spaces; only for replies of 4 or more words whose shuffle differs from the original: the right
                  words, in a non-fluent order.
@@ -23,8 +24,8 @@ other-topic replies come from the same split, so no eval prompt or reply is seen
 started from the SFT model has not been trained on the eval replies either).
 
 Why it is learnable: "shuffled" is a fluency judgement a language-model backbone makes from word order alone;
-"other-topic" needs the reply to fit the prompt, and the categories (trivia, coding, emotion, ...) differ in
-vocabulary and form, so a small model can tell most of them apart. What it teaches is on-topic fluency, not
+"other-topic" needs the reply to fit the prompt, and the three groups differ in vocabulary and form (code,
+short factual answers, small talk about the bot), so a small model can tell most of them apart. What it teaches is on-topic fluency, not
 helpfulness, truthfulness or harmlessness: a fluent on-topic wrong answer beats a shuffled right one, and
 the chosen replies are whatever the corpus says (some are jokes, some are wrong).
 """
@@ -37,6 +38,16 @@ import sys
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 CONTEXT_MESSAGES = 5
+# Coarse kinds of conversation (chatterbot-corpus file names). An other-topic reply comes from another group,
+# not merely another file: "ai", "emotion" and "psychology" replies are all small talk about the bot, so a reply
+# from one of them is often a fair answer to a prompt from another, and such a pair would be noise, not signal.
+GROUPS = {
+    "technical": {"coding", "computers", "tech_support"},
+    "knowledge": {"trivia", "history", "science", "literature", "movies", "sports", "politics"},
+    "chat": {"ai", "botprofile", "conversations", "emotion", "food", "gossip", "greetings", "health", "humor",
+             "money", "psychology"},
+}
+GROUP_OF = {c: g for g, cats in GROUPS.items() for c in cats}
 MIN_SHUFFLE_WORDS = 4
 
 
@@ -80,7 +91,7 @@ def make_pairs(dialogues):
             prompt = msgs[max(0, j - CONTEXT_MESSAGES):j]
             chosen = m["content"]
             rng = row_rng("other-topic", prompt, chosen)
-            pool = [r for c, r in replies if c != d["category"] and r != chosen]
+            pool = [r for c, r in replies if GROUP_OF[c] != GROUP_OF[d["category"]] and r != chosen]
             pairs.append({"prompt": prompt, "chosen": chosen, "rejected": rng.choice(pool),
                           "kind": "other-topic", "category": d["category"]})
             counts["other-topic"] += 1
