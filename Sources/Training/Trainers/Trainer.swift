@@ -115,43 +115,42 @@ public final class Trainer {
     func loadData() throws {
         let d = config.data
         let overlong = Packer.Overlong(rawValue: d.overlong.rawValue)!
-        let seed = UInt64(config.run.seed)
         switch task {
         case .pretrain, .sft:
-            func load(_ path: String) throws -> (rows: [PackedRow], report: DataReport) {
-                if task == .pretrain {
-                    return try TrainingData.text(path, tokenizer: tokenizer, seqLen: d.seqLen, packing: d.packing,
+            let template = task == .sft ? try ChatTemplate(tokenizer: tokenizer) : nil
+            (lmTrain, lmEval) = try loadSplit { path in
+                if let template {
+                    return try TrainingData.chat(path, template: template, seqLen: d.seqLen, packing: d.packing,
                                                  overlong: overlong, skipBadRows: d.skipBadRows)
                 }
-                return try TrainingData.chat(path, template: ChatTemplate(tokenizer: tokenizer), seqLen: d.seqLen,
-                                             packing: d.packing, overlong: overlong, skipBadRows: d.skipBadRows)
-            }
-            let train = try load(d.train)
-            log("train data \(train.report)")
-            guard !train.rows.isEmpty else { throw TrainingError("\(d.train): no training rows") }
-            lmTrain = BatchSchedule(rows: train.rows, seed: seed, batchSize: config.train.batchSize,
-                                    microBatchSize: config.train.microBatchSize)
-            if let eval = d.eval {
-                let e = try load(eval)
-                log("eval data \(e.report)")
-                lmEval = e.rows
+                return try TrainingData.text(path, tokenizer: tokenizer, seqLen: d.seqLen, packing: d.packing,
+                                             overlong: overlong, skipBadRows: d.skipBadRows)
             }
         case .reward:
             let template = try ChatTemplate(tokenizer: tokenizer)
-            func load(_ path: String) throws -> (pairs: [PreferencePair], report: DataReport) {
-                try TrainingData.preferences(path, template: template, seqLen: d.seqLen, overlong: overlong, skipBadRows: d.skipBadRows)
-            }
-            let train = try load(d.train)
-            log("train data \(train.report)")
-            guard !train.pairs.isEmpty else { throw TrainingError("\(d.train): no preference pairs") }
-            pairTrain = BatchSchedule(rows: train.pairs, seed: seed, batchSize: config.train.batchSize,
-                                      microBatchSize: config.train.microBatchSize)
-            if let eval = d.eval {
-                let e = try load(eval)
-                log("eval data \(e.report)")
-                pairEval = e.pairs
+            (pairTrain, pairEval) = try loadSplit { path in
+                let loaded = try TrainingData.preferences(path, template: template, seqLen: d.seqLen, overlong: overlong,
+                                                          skipBadRows: d.skipBadRows)
+                return (loaded.pairs, loaded.report)
             }
         }
+    }
+
+    /// Loads `data.train` (which must yield rows) and `data.eval` with `load`, logging their reports.
+    func loadSplit<Row>(_ load: (String) throws -> (rows: [Row], report: DataReport)) throws
+        -> (train: BatchSchedule<Row>, eval: [Row]) {
+        let d = config.data
+        let train = try load(d.train)
+        log("train data \(train.report)")
+        guard !train.rows.isEmpty else { throw TrainingError("\(d.train): no training rows") }
+        var eval: [Row] = []
+        if let path = d.eval {
+            let e = try load(path)
+            log("eval data \(e.report)")
+            eval = e.rows
+        }
+        return (BatchSchedule(rows: train.rows, seed: UInt64(config.run.seed), batchSize: config.train.batchSize,
+                              microBatchSize: config.train.microBatchSize), eval)
     }
 }
 
