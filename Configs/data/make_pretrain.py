@@ -7,8 +7,8 @@ Sources (two Debian packages, both public domain; see README.md and LICENSES/):
   dict-devil  1.0-13.1   Ambrose Bierce, "The Devil's Dictionary" (1911; copyright expired).
   dict-jargon 4.4.7-3.1  "The Jargon File", version 4.4.7, 29 Dec 2003 (dedicated to the public domain).
 
-The .deb files are fetched with `apt-get download PACKAGE=VERSION` into a temporary folder (any Debian or
-Ubuntu machine with those versions in its archive; no root needed), or read from --deb-dir if they are
+The .deb files are fetched with `apt-get download PACKAGE=VERSION` into a temporary folder (Debian 12
+"bookworm" has both versions; no root needed), or read from --deb-dir if they are
 already there. They are unpacked here in Python (ar + tar), not installed. The dictd database files inside
 (`*.dict.dz` is gzip, `*.index` lists each entry's headword, offset and length in base64) are checked against
 the SHA-256 sums below, so the output is the same on every machine.
@@ -27,7 +27,6 @@ A document goes to pretrain-eval.jsonl when sha256("pretrain|<source>|<first lin
 otherwise to pretrain.jsonl. Both keep the sources' order (Devil's Dictionary first, then the Jargon File).
 """
 import argparse
-import base64
 import gzip
 import hashlib
 import io

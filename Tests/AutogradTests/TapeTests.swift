@@ -61,6 +61,20 @@ final class TapeTests: XCTestCase {
         XCTAssertEqual(x.grad?.scalars, [2, 20, 200])
     }
 
+    func testSizeClassesAreTightAndShared() {
+        XCTAssertEqual(BufferPool.sizeClass(1), 16)
+        XCTAssertEqual(BufferPool.sizeClass(1024), 1024)
+        XCTAssertEqual(BufferPool.sizeClass(1025), 1152)
+        XCTAssertEqual(BufferPool.sizeClass(2048 * 512), 2048 * 512)
+        for n in [1500, 70_000, 3_000_001] {
+            let c = BufferPool.sizeClass(n)
+            XCTAssertGreaterThanOrEqual(c, n)
+            XCTAssertLessThanOrEqual(Double(c), Double(n) * 1.125)
+        }
+        // Right-padded batches of slightly different lengths share a class.
+        XCTAssertEqual(BufferPool.sizeClass(2 * 8 * 130 * 128), BufferPool.sizeClass(2 * 8 * 133 * 128))
+    }
+
     func testBufferPoolReusesBuffers() {
         let pool = BufferPool(budgetBytes: 1 << 20)
         let a = pool.take(1000)
