@@ -82,13 +82,4 @@ final class BufferPool: @unchecked Sendable {  // state guarded by `lock`
             return largest
         }
     }
-
-    /// Returns every pooled buffer to the system.
-    func trim() {
-        let all = lock.withLock { () -> [UnsafeMutablePointer<Float>] in
-            defer { free = [:]; pooledBytes = 0 }
-            return free.values.flatMap { $0 }
-        }
-        for p in all { Foundation.free(p) }
-    }
 }
