@@ -1,4 +1,5 @@
 import Foundation
+import Gemma
 
 /// A row that cannot be used, named by file and line (1-based).
 public struct DataError: Error, CustomStringConvertible {
@@ -48,7 +49,7 @@ public enum JSONLines {
             do {
                 let value: T
                 do { value = try decoder.decode(T.self, from: Data(text.utf8)) } catch let error as DecodingError {
-                    throw DataError(file: path, line: line, message: describe(error))
+                    throw DataError(file: path, line: line, message: error.summary)
                 }
                 rows.append(try transform(line, value))
             } catch let error as DataError where skipBadRows && error.file == path {
@@ -56,21 +57,5 @@ public enum JSONLines {
             }
         }
         return (rows, skipped)
-    }
-
-    /// One line describing a decoding failure, with the key path.
-    static func describe(_ error: DecodingError) -> String {
-        func path(_ context: DecodingError.Context) -> String {
-            let keys = context.codingPath.map { $0.intValue.map { "[\($0)]" } ?? $0.stringValue }.joined(separator: ".")
-            return keys.isEmpty ? "" : " at \(keys)"
-        }
-        switch error {
-        case .keyNotFound(let key, let context): return "missing key \"\(key.stringValue)\"\(path(context))"
-        case .typeMismatch(let type, let context): return "expected \(type)\(path(context))"
-        case .valueNotFound(let type, let context): return "missing \(type)\(path(context))"
-        case .dataCorrupted(let context):
-            return context.codingPath.isEmpty ? "not valid JSON" : "\(context.debugDescription)\(path(context))"
-        @unknown default: return "\(error)"
-        }
     }
 }

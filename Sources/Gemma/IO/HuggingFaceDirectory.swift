@@ -22,7 +22,7 @@ public enum HuggingFaceDirectory {
         do {
             config = try JSONDecoder().decode(GemmaConfig.self, from: Data(contentsOf: configURL))
         } catch let error as DecodingError {
-            throw FormatError(path: configURL.path, message: "not a Gemma config: \(describe(error))")
+            throw FormatError(path: configURL.path, message: "not a Gemma config: \(error.summary)")
         } catch {
             throw FormatError(path: configURL.path, message: "cannot read: \(error.localizedDescription)")
         }
@@ -66,17 +66,6 @@ public enum HuggingFaceDirectory {
             .write(to: dir.appendingPathComponent(configFileName), options: .atomic)
         if let tokenizer {
             try Data(tokenizer).write(to: dir.appendingPathComponent(tokenizerFileName), options: .atomic)
-        }
-    }
-
-    /// A one-line reason for a JSON decoding failure, naming the key.
-    static func describe(_ error: DecodingError) -> String {
-        switch error {
-        case .keyNotFound(let key, _): return "missing key \(key.stringValue)"
-        case .typeMismatch(_, let context), .valueNotFound(_, let context):
-            return "wrong type for key \(context.codingPath.map(\.stringValue).joined(separator: ".")): \(context.debugDescription)"
-        case .dataCorrupted(let context): return context.debugDescription
-        @unknown default: return "\(error)"
         }
     }
 }

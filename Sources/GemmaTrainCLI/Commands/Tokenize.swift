@@ -131,25 +131,11 @@ struct Tokenize: ParsableCommand {
         return lines
     }
 
-    /// A one-line account of a JSON decoding error, with the path of the offending value.
+    /// A row that does not decode as a dialogue, in one line (with the expected shape when a key is missing).
     static func describe(_ error: any Error) -> String {
         guard let error = error as? DecodingError else { return "\(error)" }
-        func path(_ context: DecodingError.Context) -> String {
-            let parts = context.codingPath.map { $0.intValue.map { "[\($0)]" } ?? ".\($0.stringValue)" }
-            return parts.isEmpty ? "" : " (at \(parts.joined().drop(while: { $0 == "." })))"
-        }
-        switch error {
-        case .keyNotFound(let key, let context):
-            return "missing key \"\(key.stringValue)\"\(path(context)); expected {\"messages\": [{\"role\": ..., "
-                + "\"content\": ...}, ...]}"
-        case .typeMismatch(_, let context), .valueNotFound(_, let context):
-            return "\(context.debugDescription)\(path(context))"
-        case .dataCorrupted(let context):
-            if context.codingPath.isEmpty { return "not valid JSON" }
-            return "\(context.debugDescription)\(path(context))"
-        @unknown default:
-            return "\(error)"
-        }
+        guard case .keyNotFound = error else { return error.summary }
+        return error.summary + "; expected {\"messages\": [{\"role\": ..., \"content\": ...}, ...]}"
     }
 }
 
