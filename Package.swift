@@ -1,7 +1,8 @@
 // swift-tools-version: 6.1
 // GemmaTrain: train and fine-tune Gemma-architecture models on CPU clusters.
 // Layering (arrows point down only; see Docs/Architecture.md):
-//   gemma-train -> Training -> Datasets -> Gemma -> Checkpoint -> NN -> Autograd -> COpenBLAS;  Mesh -> CMPI
+//   gemma-train -> Training -> Datasets -> Gemma -> Checkpoint -> NN -> Autograd -> COpenBLAS;
+//   Training -> Mesh -> CMPI
 //   Checkpoint is the only importer of CHDF5, Mesh of CMPI, Autograd of COpenBLAS.
 import PackageDescription
 
@@ -36,7 +37,7 @@ let package = Package(
         .target(name: "Datasets", dependencies: ["Gemma"], swiftSettings: swiftSettings),
         .target(
             name: "Training",
-            dependencies: ["Datasets", "Gemma", "NN", "Autograd", "Checkpoint", .product(name: "Yams", package: "Yams")],
+            dependencies: ["Datasets", "Gemma", "NN", "Autograd", "Checkpoint", "Mesh", .product(name: "Yams", package: "Yams")],
             swiftSettings: swiftSettings),
         .executableTarget(
             name: "GemmaTrainCLI",

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import Mesh
 
 /// Writes a line to standard error.
 func printError(_ line: String) {
@@ -17,5 +18,16 @@ func reportingErrors(_ body: () throws -> Void) throws {
     } catch {
         printError("error: \(error.localizedDescription)")
         throw ExitCode(1)
+    }
+}
+
+/// Runs `body` on one rank of `world`. In a job of several ranks an error ends the whole job
+/// (`MPI_Abort`) after printing `rank R: error: <description>`, so no rank waits forever in a
+/// collective; in a job of one it is reported like any other error.
+func failingFast(_ world: World, _ body: () throws -> Void) throws {
+    do {
+        try body()
+    } catch let error where world.size > 1 {
+        world.abort(code: 1, message: "error: \(error)")
     }
 }

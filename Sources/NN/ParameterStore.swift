@@ -17,6 +17,8 @@ public final class ParameterStore {
         public let count: Int
         /// Whether weight decay applies (false for norms and embeddings by default).
         public let decay: Bool
+        /// How this rank's tensor (`shape`) relates to the full one (replicated when not sharded).
+        public let sharding: Sharding
     }
 
     public private(set) var entries: [Entry] = []
@@ -33,13 +35,16 @@ public final class ParameterStore {
     /// Number of parameters (elements).
     public var count: Int { total }
 
-    /// Declares a tensor; returns its index. Names must be unique.
+    /// Declares a tensor (this rank's shard of it when `sharding` is given); returns its index. Names
+    /// must be unique.
     @discardableResult
-    public func add(_ name: String, shape: [Int], decay: Bool) -> Int {
+    public func add(_ name: String, shape: [Int], decay: Bool, sharding: Sharding? = nil) -> Int {
         precondition(views.isEmpty, "ParameterStore.add(\(name)) after finalize()")
         precondition(index[name] == nil, "ParameterStore: duplicate parameter \(name)")
+        let sharding = sharding ?? .replicated(shape)
+        precondition(sharding.localShape == shape, "ParameterStore.add(\(name)): shape \(shape) is not the shard \(sharding.localShape)")
         let n = shape.reduce(1, *)
-        entries.append(Entry(name: name, shape: shape, offset: total, count: n, decay: decay))
+        entries.append(Entry(name: name, shape: shape, offset: total, count: n, decay: decay, sharding: sharding))
         index[name] = entries.count - 1
         total += n
         return entries.count - 1

@@ -28,14 +28,22 @@ public let ignoreIndex: Int32 = -100
 ///     summed gradients equal those of one big batch. Must be positive.
 ///   - chunkSize: vocabulary columns per chunk. At `N = 2048, D = 512, V = 8192` the cost is flat from 512
 ///     to 8192 columns; 2048 keeps sgemm's panels large while the `[N, Vc]` scratch stays 16 MiB.
+///   - shard: for the vocabulary-parallel loss, the rows of the vocabulary `weight` holds on this rank
+///     (``VocabShard``). Each rank folds its own columns into per-row (max, sum-exp, target logit);
+///     three reductions over `shard.group` (max, then sum-exp and target logit together) give every rank
+///     the full logsumexp, so the loss is the same on every rank. Backward writes this rank's part of
+///     `dHidden` (wrap `hidden` in ``enterShards(_:_:)`` so the parts are summed) and its rows of
+///     `dWeight` (padding rows get zero).
 /// - Returns: `loss` of shape `[1]`, and `count`, the number of targets that are not ignored. When
 ///   `count` is 0 and `normalizer` is nil the loss is 0 and the gradients are zero.
 public func crossEntropy(
-    hidden: Tensor, weight: Tensor, targets: [Int32], normalizer: Int? = nil, chunkSize: Int = 2048
+    hidden: Tensor, weight: Tensor, targets: [Int32], normalizer: Int? = nil, chunkSize: Int = 2048,
+    shard: VocabShard? = nil
 ) -> (loss: Tensor, count: Int) {
     shapeCheck(hidden.rank == 2 && weight.rank == 2 && hidden.shape[1] == weight.shape[1],
                "crossEntropy: need hidden [N, D] and weight [V, D], got hidden \(hidden.shape), weight \(weight.shape)")
-    let (n, d, v) = (hidden.shape[0], hidden.shape[1], weight.shape[0])
+    let (n, d, rows) = (hidden.shape[0], hidden.shape[1], weight.shape[0])
+    let v = shard?.vocabulary ?? rows
     shapeCheck(targets.count == n, "crossEntropy: \(targets.count) targets for hidden \(hidden.shape)")
     shapeCheck(v > 0, "crossEntropy: empty vocabulary, weight \(weight.shape)")
     shapeCheck(chunkSize > 0, "crossEntropy: chunkSize must be positive, got \(chunkSize)")
@@ -47,8 +55,9 @@ public func crossEntropy(
                    "crossEntropy: target \(t) at row \(row) is outside 0..<\(v) and is not \(ignoreIndex)")
         count += 1
     }
-    let chunks = VocabChunks(n: n, d: d, v: v, width: min(chunkSize, v))
-    let (lse, targetLogit) = chunks.forward(hidden.data, weight.data, targets)
+    let valid = shard?.validRows ?? rows
+    let chunks = VocabChunks(n: n, d: d, v: valid, firstRow: shard?.firstRow ?? 0, width: max(1, min(chunkSize, valid)))
+    let (lse, targetLogit) = chunks.forward(hidden.data, weight.data, targets, group: shard?.group)
     var total = 0.0
     for row in 0..<n where targets[row] != ignoreIndex {
         total += Double(lse.data[row]) - Double(targetLogit.data[row])
@@ -62,21 +71,27 @@ public func crossEntropy(
             weight.withGradBufferIf(weight.requiresGrad) { dw, accW in
                 if count == 0 {  // nothing counted: the gradients are zero
                     if let dh, !accH { dh.update(repeating: 0, count: n * d) }
-                    if let dw, !accW { dw.update(repeating: 0, count: v * d) }
+                    if let dw, !accW { dw.update(repeating: 0, count: rows * d) }
                     return
                 }
                 chunks.backward(hidden.data, weight.data, targets, lse: lse.data, scale: scale,
                                 dHidden: dh, accumulateHidden: accH, dWeight: dw, accumulateWeight: accW)
+                if let dw, !accW, valid < rows {  // padding rows: never predicted, zero gradient
+                    (dw + valid * d).update(repeating: 0, count: (rows - valid) * d)
+                }
             }
         }
     }
     return (loss, count)
 }
 
-/// The chunked kernels of ``crossEntropy(hidden:weight:targets:normalizer:chunkSize:)``: the vocabulary
-/// `0..<V` is cut into chunks of `width` columns (the last may be narrower).
+/// The chunked kernels of ``crossEntropy(hidden:weight:targets:normalizer:chunkSize:shard:)``: the local
+/// vocabulary `0..<v` (global ids `firstRow ..< firstRow + v`) is cut into chunks of `width` columns
+/// (the last may be narrower).
 private struct VocabChunks {
     let n: Int, d: Int, v: Int
+    /// Global id of local column 0.
+    let firstRow: Int
     /// Columns per chunk (`Vc`).
     let width: Int
 
@@ -89,9 +104,9 @@ private struct VocabChunks {
     var rowGrain: Int { max(1, Vector.grain / width) }
 
     /// Returns each row's logsumexp `lse [N]` and target logit `targetLogit [N]` (both unspecified for
-    /// rows whose target is ignored).
+    /// rows whose target is ignored), over the whole vocabulary when `group` combines the shards.
     func forward(
-        _ hidden: UnsafePointer<Float>, _ weight: UnsafePointer<Float>, _ targets: [Int32]
+        _ hidden: UnsafePointer<Float>, _ weight: UnsafePointer<Float>, _ targets: [Int32], group: (any ShardGroup)?
     ) -> (lse: Tensor, targetLogit: Tensor) {
         let scratch = Tensor(uninitialized: [n, width])            // [N, Vc] one chunk of logits
         let runningMax = Tensor(repeating: -.infinity, shape: [n])  // [N] max of the logits seen so far
@@ -106,8 +121,8 @@ private struct VocabChunks {
             let logits = UnsafePointer(scratch.data)
             Parallel.chunks(n, grain: rowGrain) { r0, r1 in
                 for r in r0..<r1 {
-                    let t = Int(targets[r])
-                    guard t != Int(ignoreIndex) else { continue }
+                    guard targets[r] != ignoreIndex else { continue }
+                    let t = Int(targets[r]) - firstRow
                     let x = logits + r * w
                     let newMax = max(m[r], Vector.max(x, w))
                     s[r] = s[r] * Foundation.exp(m[r] - newMax) + sumExp(x, w, minus: newMax)
@@ -116,8 +131,27 @@ private struct VocabChunks {
                 }
             }
         }
+        if let group { combine(group, runningMax, runningSum, targetLogit, targets) }
         for r in 0..<n { s[r] = m[r] + Foundation.log(s[r]) }  // the sum becomes the logsumexp
         return (runningSum, targetLogit)
+    }
+
+    /// Turns each rank's (max, sum-exp, target logit) over its columns into the whole vocabulary's:
+    /// `M = max_ranks m`, `s = Σ_ranks s·e^(m - M)`, target logit summed (zero on the ranks without it).
+    private func combine(_ group: any ShardGroup, _ runningMax: Tensor, _ runningSum: Tensor,
+                         _ targetLogit: Tensor, _ targets: [Int32]) {
+        let localMax = runningMax.copy()
+        group.max(runningMax.buffer)
+        let both = Tensor(uninitialized: [2, n])  // [sum-exp; target logit], one reduction
+        let (m, lm, s, both0, both1) = (runningMax.data, localMax.data, runningSum.data, both.data, both.data + n)
+        for r in 0..<n {
+            let counted = targets[r] != ignoreIndex && lm[r] > -.infinity
+            both0[r] = counted ? s[r] * Foundation.exp(lm[r] - m[r]) : 0
+            both1[r] = targetLogit.data[r]
+        }
+        group.sum(both.buffer)
+        s.update(from: both0, count: n)
+        targetLogit.data.update(from: both1, count: n)
     }
 
     /// Writes or adds the gradients of `scale · Σ_counted (lse - logit[target])` into `dHidden [N, D]` and
@@ -138,9 +172,9 @@ private struct VocabChunks {
             let dlogits = scratch.data
             Parallel.chunks(n, grain: rowGrain) { r0, r1 in
                 for r in r0..<r1 {
-                    let t = Int(targets[r])
+                    let t = Int(targets[r]) - firstRow
                     let x = dlogits + r * w
-                    guard t != Int(ignoreIndex) else { x.update(repeating: 0, count: w); continue }
+                    guard targets[r] != ignoreIndex else { x.update(repeating: 0, count: w); continue }
                     expInPlace(x, w, minus: lse[r], scale: scale)  // softmax · scale
                     if cols.contains(t) { x[t - cols.lowerBound] -= scale }
                 }

@@ -46,12 +46,17 @@ public final class GemmaModel {
         case reward = "reward-model"
     }
     public let head: Head
+    /// How the model is split over the mesh's `model` axis; nil when this rank holds all of it.
+    public let tensorParallel: TensorParallel?
 
     /// A model with zeroed parameters; call ``initialize(seed:)`` or load weights.
-    public init(config: GemmaConfig, head: Head = .causalLM) {
+    /// - Parameter tensorParallel: this rank's part of a model split over a `model` axis (the
+    ///   parameters are then this rank's shards, same names as the full tensors).
+    public init(config: GemmaConfig, head: Head = .causalLM, tensorParallel: TensorParallel? = nil) {
         self.config = config
         self.head = head
-        parameters = GemmaModel.registerParameters(config, head: head)
+        self.tensorParallel = tensorParallel
+        parameters = GemmaModel.registerParameters(config, head: head, tensorParallel: tensorParallel)
         rotary = RotaryTable(headDim: config.headDim, maxPositions: config.maxPositionEmbeddings, theta: config.ropeTheta)
         let p = parameters
         func t(_ name: String) -> Tensor { p[name]! }
@@ -68,56 +73,63 @@ public final class GemmaModel {
         score = p["score.weight"]
     }
 
-    /// The parameters of `config`, by HF name, in HF's order. Norms and the embedding get no weight decay.
-    static func registerParameters(_ c: GemmaConfig, head: Head) -> ParameterStore {
+    /// The parameters of `config`, by HF name, in HF's order (this rank's shards under tensor
+    /// parallelism). Norms and the embedding get no weight decay.
+    static func registerParameters(_ c: GemmaConfig, head: Head, tensorParallel tp: TensorParallel?) -> ParameterStore {
         let store = ParameterStore()
+        func add(_ name: String, _ shape: [Int], decay: Bool) {
+            let sharding = tp?.sharding(name, fullShape: shape) ?? .replicated(shape)
+            store.add(name, shape: sharding.localShape, decay: decay, sharding: sharding)
+        }
         let (d, f, qWidth, kvWidth) = (c.hiddenSize, c.intermediateSize, c.numAttentionHeads * c.headDim, c.numKeyValueHeads * c.headDim)
-        store.add("model.embed_tokens.weight", shape: [c.vocabSize, d], decay: false)
+        add("model.embed_tokens.weight", [c.vocabSize, d], decay: false)
         for i in 0..<c.numHiddenLayers {
             let l = "model.layers.\(i)."
-            store.add(l + "input_layernorm.weight", shape: [d], decay: false)
-            store.add(l + "self_attn.q_proj.weight", shape: [qWidth, d], decay: true)
-            store.add(l + "self_attn.k_proj.weight", shape: [kvWidth, d], decay: true)
-            store.add(l + "self_attn.v_proj.weight", shape: [kvWidth, d], decay: true)
-            store.add(l + "self_attn.o_proj.weight", shape: [d, qWidth], decay: true)
-            store.add(l + "post_attention_layernorm.weight", shape: [d], decay: false)
-            store.add(l + "mlp.gate_proj.weight", shape: [f, d], decay: true)
-            store.add(l + "mlp.up_proj.weight", shape: [f, d], decay: true)
-            store.add(l + "mlp.down_proj.weight", shape: [d, f], decay: true)
+            add(l + "input_layernorm.weight", [d], decay: false)
+            add(l + "self_attn.q_proj.weight", [qWidth, d], decay: true)
+            add(l + "self_attn.k_proj.weight", [kvWidth, d], decay: true)
+            add(l + "self_attn.v_proj.weight", [kvWidth, d], decay: true)
+            add(l + "self_attn.o_proj.weight", [d, qWidth], decay: true)
+            add(l + "post_attention_layernorm.weight", [d], decay: false)
+            add(l + "mlp.gate_proj.weight", [f, d], decay: true)
+            add(l + "mlp.up_proj.weight", [f, d], decay: true)
+            add(l + "mlp.down_proj.weight", [d, f], decay: true)
         }
-        store.add("model.norm.weight", shape: [d], decay: false)
-        if head == .reward { store.add("score.weight", shape: [1, d], decay: true) }
+        add("model.norm.weight", [d], decay: false)
+        if head == .reward { add("score.weight", [1, d], decay: true) }
         store.finalize()
         return store
     }
 
     /// Hugging Face's initialisation: normal(0, initializer_range) for linear and embedding weights,
-    /// norm offsets 0, the padding row of the embedding zeroed.
+    /// norm offsets 0, the padding row of the embedding zeroed. The random stream runs over the full
+    /// tensors, so a model split over any `model` axis starts from the same weights.
     public func initialize(seed: UInt64) {
         var rng = RandomGenerator(seed: seed)
         let std = config.initializerRange
         for (i, e) in parameters.entries.enumerated() {
-            let data = parameters.tensor(i).data
-            if e.name.hasSuffix("norm.weight") {
-                data.update(repeating: 0, count: e.count)
-            } else {
-                for j in 0..<e.count { data[j] = rng.nextNormal() * std }
+            var full = [Float](repeating: 0, count: e.sharding.fullShape.reduce(1, *))
+            if !e.name.hasSuffix("norm.weight") {
+                for j in full.indices { full[j] = rng.nextNormal() * std }
             }
-        }
-        let pad = config.padTokenId
-        if pad >= 0 && pad < config.vocabSize {
-            (embed.data + pad * config.hiddenSize).update(repeating: 0, count: config.hiddenSize)
+            let pad = config.padTokenId
+            if e.name == "model.embed_tokens.weight" && pad >= 0 && pad < config.vocabSize {
+                full.withUnsafeMutableBufferPointer { ($0.baseAddress! + pad * config.hiddenSize).update(repeating: 0, count: config.hiddenSize) }
+            }
+            full.withUnsafeBufferPointer { e.sharding.extract(from: $0.baseAddress!, into: parameters.tensor(i).data) }
         }
     }
 
-    /// Copies every parameter that `other` has under the same name and shape (starting a reward model
-    /// from a causal LM, or fine-tuning from pretrained weights). Returns the names not found in `other`.
+    /// Copies every parameter that `other` (a whole, unsharded model) has under the same name and full
+    /// shape, taking this rank's shard (starting a reward model from a causal LM, or fine-tuning from
+    /// pretrained weights). Returns the names not found in `other`.
     @discardableResult
     public func copyParameters(from other: GemmaModel) -> [String] {
+        precondition(other.tensorParallel == nil, "copyParameters: the source model must be whole")
         var missing: [String] = []
         for (i, e) in parameters.entries.enumerated() {
-            if let source = other.parameters[e.name], source.shape == e.shape {
-                parameters.tensor(i).data.update(from: source.data, count: e.count)
+            if let source = other.parameters[e.name], source.shape == e.sharding.fullShape {
+                e.sharding.extract(from: source.data, into: parameters.tensor(i).data)
             } else {
                 missing.append(e.name)
             }
@@ -140,26 +152,45 @@ public final class GemmaModel {
     /// The decoder stack with the attention supplied by the caller: `attention(layer, q, k, v)` gets q
     /// `[B, T, H, hd]` and k, v `[B, T, KV, hd]` after RoPE and returns `[B, T, H, hd]` (the training path
     /// uses fused causal attention; generation attends over a ``KVCache``).
+    ///
+    /// Under tensor parallelism `H` and `KV` are this rank's heads: the replicated residual stream
+    /// enters each block through ``enterShards(_:_:)`` and the block's partial output is summed with
+    /// ``sumOverShards(_:_:)`` (Megatron's f and g).
     func forward(ids: [Int32], batch: Int, positions: [Int32],
                  attention: (Int, Tensor, Tensor, Tensor) -> Tensor) -> Tensor {
         let c = config
         let time = ids.count / batch
-        var h = embedding(embed, ids) * Float(Double(c.hiddenSize).squareRoot())  // [N, D]
+        let group = tensorParallel?.group
+        let (heads, kvHeads) = (localHeads, tensorParallel?.kvHeads ?? c.numKeyValueHeads)
+        let e = sumOverShards(embedding(embed, ids, shard: tensorParallel?.vocab), group)
+        var h = e * Float(Double(c.hiddenSize).squareRoot())  // [N, D]
         for (i, layer) in layers.enumerated() {
-            let x = rmsNorm(h, weight: layer.inputNorm, eps: c.rmsNormEps)
-            let q = rope(reshape(matmul(x, layer.q, transposeB: true), [batch, time, c.numAttentionHeads, c.headDim]),
+            let x = enterShards(rmsNorm(h, weight: layer.inputNorm, eps: c.rmsNormEps), group)
+            let q = rope(reshape(matmul(x, layer.q, transposeB: true), [batch, time, heads, c.headDim]),
                          positions: positions, table: rotary)
-            let k = rope(reshape(matmul(x, layer.k, transposeB: true), [batch, time, c.numKeyValueHeads, c.headDim]),
+            let k = rope(reshape(matmul(x, kvWeight(layer.k), transposeB: true), [batch, time, kvHeads, c.headDim]),
                          positions: positions, table: rotary)
-            let v = reshape(matmul(x, layer.v, transposeB: true), [batch, time, c.numKeyValueHeads, c.headDim])
+            let v = reshape(matmul(x, kvWeight(layer.v), transposeB: true), [batch, time, kvHeads, c.headDim])
             let a = attention(i, q, k, v)  // [B, T, H, hd]
-            h = h + matmul(reshape(a, [ids.count, c.numAttentionHeads * c.headDim]), layer.o, transposeB: true)
-            h = h + mlp(rmsNorm(h, weight: layer.postNorm, eps: c.rmsNormEps), layer)
+            h = h + sumOverShards(matmul(reshape(a, [ids.count, heads * c.headDim]), layer.o, transposeB: true), group)
+            h = h + sumOverShards(mlp(enterShards(rmsNorm(h, weight: layer.postNorm, eps: c.rmsNormEps), group), layer), group)
         }
         return rmsNorm(h, weight: finalNorm, eps: c.rmsNormEps)
     }
 
-    /// GeGLU feed-forward: `(gelu_tanh(x·Wgateᵀ) ⊙ x·Wupᵀ)·Wdownᵀ`, `x: [N, D]` → `[N, D]`.
+    /// Query heads this rank computes (all of them without tensor parallelism).
+    var localHeads: Int { tensorParallel?.heads ?? config.numAttentionHeads }
+
+    /// The k or v projection rows this rank uses: all of its shard, or its kv head's `[hd, D]` rows when
+    /// the ranks share the kv heads.
+    func kvWeight(_ w: Tensor) -> Tensor {
+        guard let tp = tensorParallel, tp.sharesKV else { return w }
+        let hd = config.headDim
+        return slice(w, axis: 0, (tp.kvHead * hd)..<((tp.kvHead + 1) * hd))
+    }
+
+    /// GeGLU feed-forward: `(gelu_tanh(x·Wgateᵀ) ⊙ x·Wupᵀ)·Wdownᵀ`, `x: [N, D]` → `[N, D]` (this rank's
+    /// partial sum over its `F/M` units under tensor parallelism).
     func mlp(_ x: Tensor, _ layer: Layer) -> Tensor {
         let act = geglu(gate: matmul(x, layer.gate, transposeB: true), up: matmul(x, layer.up, transposeB: true))
         return matmul(act, layer.down, transposeB: true)
@@ -167,7 +198,8 @@ public final class GemmaModel {
 
     /// Next-token logits `[B*T, V]` (the output projection is the embedding, transposed).
     public func logits(ids: [Int32], batch: Int, positions: [Int32]? = nil, documents: [Int32]? = nil) -> Tensor {
-        matmul(hiddenStates(ids: ids, batch: batch, positions: positions, documents: documents), embed, transposeB: true)
+        precondition(tensorParallel == nil, "logits: not available on a model split over ranks (use loss)")
+        return matmul(hiddenStates(ids: ids, batch: batch, positions: positions, documents: documents), embed, transposeB: true)
     }
 
     /// Mean cross-entropy of `targets` (`[B*T]`, -100 = ignored) under the model, fused with the output
@@ -175,6 +207,7 @@ public final class GemmaModel {
     public func loss(ids: [Int32], targets: [Int32], batch: Int, positions: [Int32]? = nil,
                      documents: [Int32]? = nil, normalizer: Int? = nil) -> (loss: Tensor, count: Int) {
         let h = hiddenStates(ids: ids, batch: batch, positions: positions, documents: documents)
-        return crossEntropy(hidden: h, weight: embed, targets: targets, normalizer: normalizer)
+        return crossEntropy(hidden: enterShards(h, tensorParallel?.group), weight: embed, targets: targets,
+                            normalizer: normalizer, shard: tensorParallel?.vocab)
     }
 }

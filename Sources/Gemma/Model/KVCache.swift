@@ -65,6 +65,7 @@ extension GemmaModel {
     /// and values to `cache`, and returns the next-token logits after the last of them, `[V]`.
     public func step(_ ids: [Int32], cache: KVCache) -> [Float] {
         precondition(!ids.isEmpty, "step: no tokens")
+        precondition(tensorParallel == nil, "step: generation runs on a whole model, not a shard")
         return withNoGrad {
             let start = cache.length
             let positions = (0..<ids.count).map { Int32(start + $0) }

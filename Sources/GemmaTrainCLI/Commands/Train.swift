@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import Mesh
 import Training
 
 /// `gemma-train pretrain|sft|reward --config X.yaml [--set section.key=value ...]`.
@@ -14,16 +15,19 @@ struct TrainOptions: ParsableArguments {
     @Option(help: "The mesh, e.g. data=1,model=1 (overrides mesh: in the config).")
     var mesh: String?
 
-    /// Loads the config with the overrides and runs `task`.
+    /// Loads the config with the overrides and runs `task` on this rank of the MPI job (a job of one
+    /// process when not started by `mpirun`). An error on any rank ends the whole job.
     func run(_ task: Task) throws {
         try reportingErrors {
             var all = overrides
             if let mesh { all += try RunConfig.meshOverrides(mesh) }
             let config = try RunConfig.load(path: config, overrides: all)
-            guard config.mesh.data * config.mesh.model == 1 else {
-                throw TrainingError("mesh data=\(config.mesh.data),model=\(config.mesh.model): this build trains on one rank (mesh data=1,model=1); multi-rank meshes are not implemented yet")
+            let world = try World()
+            try failingFast(world) {
+                let mesh = try DeviceMesh(world: world, data: config.mesh.data, model: config.mesh.model)
+                try Trainer(config: config, task: task, mesh: mesh).run()
             }
-            try Trainer(config: config, task: task).run()
+            try world.finalize()
         }
     }
 }

@@ -275,6 +275,8 @@ extension RunConfig {
             ConfigSection(name: "mesh", fields: [
                 ConfigField("data", \.mesh.data, "Data-parallel size (model replicas); data x model = MPI ranks."),
                 ConfigField("model", \.mesh.model, "Tensor-parallel size (ranks sharing each layer)."),
+                ConfigField("zero", \.mesh.zero,
+                            "ZeRO-1: shard the optimizer state over data; false all-reduces gradients instead."),
             ]),
             ConfigSection(name: "reward", fields: [
                 ConfigField("margin", \.reward.margin, "Margin m in -log σ(r_chosen - r_rejected - m) (>= 0)."),

@@ -254,10 +254,14 @@ public struct RunConfig: Codable, Equatable, Sendable {
         public var data: Int
         /// Tensor-parallel size: ranks sharing each layer.
         public var model: Int
+        /// ZeRO-1: shard the AdamW moments over `data` (reduce-scatter, update the shard, all-gather);
+        /// false all-reduces the gradients and keeps the whole optimizer state on every replica.
+        public var zero: Bool
 
-        public init(data: Int = 1, model: Int = 1) {
+        public init(data: Int = 1, model: Int = 1, zero: Bool = true) {
             self.data = data
             self.model = model
+            self.zero = zero
         }
     }
 

@@ -2,6 +2,7 @@ import Autograd
 import Datasets
 import Foundation
 import Gemma
+import Mesh
 
 extension Trainer {
     /// What a finished run reports.
@@ -12,25 +13,30 @@ extension Trainer {
         public var checkpoint: String
     }
 
-    /// Trains `train.steps` steps; returns the summary. Only this process writes files (one rank).
-    /// - Parameter onStep: called after each step with its number, input tokens and wall seconds.
+    /// Trains `train.steps` steps; returns the summary (the same on every rank). Only rank 0 writes
+    /// files and progress; every rank must call this.
+    /// - Parameter onStep: called after each step with its number, input tokens (whole global batch) and
+    ///   wall seconds.
     @discardableResult
     public func run(onStep: (Int, Int, Double) -> Void = { _, _, _ in }) throws -> Summary {
         let t = config.train
-        let metrics = try MetricsLog(directory: runDirectory)
-        let events = config.log.tensorboard ? try TensorBoardWriter(directory: runDirectory) : nil
-        let progress = ProgressDisplay(totalSteps: t.steps, every: config.log.every, enabled: true)
+        let metrics = isLeader ? try MetricsLog(directory: runDirectory) : nil
+        let events = isLeader && config.log.tensorboard ? try TensorBoardWriter(directory: runDirectory) : nil
+        let progress = ProgressDisplay(totalSteps: t.steps, every: config.log.every, enabled: isLeader)
         let start = ContinuousClock.now
         var tokensSeen = 0, skipped = 0
         var firstLoss: Double?, lastLoss = 0.0
         var lastEval: (loss: Double, accuracy: Double?)?
-        log("training \(task.rawValue): \(model.config.parameterCount.total) parameters, \(t.steps) steps of \(t.batchSize) sequences")
+        log("training \(task.rawValue): \(model.config.parameterCount.total) parameters, \(t.steps) steps of \(t.batchSize) sequences"
+            + (mesh.map { " on mesh \($0.description)" } ?? ""))
+        log(memoryReport())
         for step in 1...t.steps {
             let stepStart = ContinuousClock.now
             let lr = schedule.rate(at: step)
             model.parameters.zeroGradients()
-            let (loss, stepTokens, extra) = forwardBackward(step: step)
-            let gradNorm = model.parameters.clipGradients(maxNorm: Float(t.gradClip))
+            let (loss, stepTokens, extra) = try forwardBackward(step: step)
+            try optimizer.reduceGradients()
+            let gradNorm = try optimizer.clipGradients(maxNorm: Float(t.gradClip))
             guard loss.isFinite && gradNorm.isFinite else {
                 if t.nanPolicy == .skip {
                     skipped += 1
@@ -39,8 +45,7 @@ extension Trainer {
                 }
                 throw TrainingError("step \(step): non-finite loss \(loss) or gradient norm \(gradNorm) (train.nan_policy: abort)")
             }
-            optimizer.learningRate = lr
-            optimizer.update(model.parameters)
+            try optimizer.step(learningRate: lr)
             onStep(step, stepTokens, (ContinuousClock.now - stepStart).seconds)
             tokensSeen += stepTokens
             firstLoss = firstLoss ?? loss
@@ -49,12 +54,12 @@ extension Trainer {
                 step: step, loss: Float(loss), lr: lr, gradNorm: Float(gradNorm), tokens: tokensSeen,
                 tokensPerSecond: Double(stepTokens) / (ContinuousClock.now - stepStart).seconds,
                 elapsedSeconds: (ContinuousClock.now - start).seconds, extra: extra)
-            if t.evalEvery > 0 && (step % t.evalEvery == 0 || step == t.steps), let e = evaluate() {
+            if t.evalEvery > 0 && (step % t.evalEvery == 0 || step == t.steps), let e = try evaluate() {
                 lastEval = e
                 record.extra.append(("eval_loss", e.loss))
                 if let a = e.accuracy { record.extra.append(("eval_accuracy", a)) }
             }
-            try metrics.append(record)
+            try metrics?.append(record)
             try events?.append(record)
             progress.update(record)
             if config.checkpoint.every > 0 && step % config.checkpoint.every == 0 && step < t.steps {
@@ -62,9 +67,9 @@ extension Trainer {
             }
         }
         progress.finish()
-        if lastEval == nil, let e = evaluate() { lastEval = e }
+        if lastEval == nil, let e = try evaluate() { lastEval = e }
         let path = try saveCheckpoint(step: t.steps)
-        try metrics.close()
+        try metrics?.close()
         try events?.close()
         let summary = Summary(firstLoss: firstLoss ?? .nan, lastLoss: lastLoss, evalLoss: lastEval?.loss,
                               evalAccuracy: lastEval?.accuracy, skippedSteps: skipped, checkpoint: path)
@@ -74,74 +79,110 @@ extension Trainer {
         return summary
     }
 
-    /// Forward and backward of step `step`: its loss, its input tokens and task-specific metrics.
-    func forwardBackward(step: Int) -> (loss: Double, tokens: Int, extra: [(String, Double)]) {
+    /// Forward and backward of step `step` on this rank's slice of the global batch: the step's loss,
+    /// the global batch's input tokens and task-specific metrics, summed over the data ranks so that
+    /// every rank holds the global values.
+    func forwardBackward(step: Int) throws -> (loss: Double, tokens: Int, extra: [(String, Double)]) {
+        let globalTokens = config.train.batchSize * config.data.seqLen
         if task == .reward {
             let micro = pairTrain!.microBatches(step: step)
-            let pairs = micro.reduce(0) { $0 + $1.count }
             let padId = tokenizer.padId ?? 0
             let batches = micro.map { PreferenceBatch($0, padId: padId) }
-            let stats = Steps.reward(model, batches, globalPairs: pairs, margin: Float(config.reward.margin),
+            let stats = Steps.reward(model, batches, globalPairs: config.train.batchSize, margin: Float(config.reward.margin),
                                      centerCoef: Float(config.reward.centerCoef))
-            let tokens = batches.reduce(0) { $0 + $1.ids.count }
-            return (stats.loss, tokens, [("accuracy", stats.accuracy), ("margin", stats.margin)])
+            let global = try sumOverData([stats.loss, stats.accuracy, stats.margin, Double(batches.reduce(0) { $0 + $1.ids.count })])
+            return (global[0], Int(global[3]), [("accuracy", global[1]), ("margin", global[2])])
         }
         let micro = lmTrain!.microBatches(step: step).map { rows -> Batch in
             var b = Batch(rows: rows.count, time: config.data.seqLen)
             for r in rows { b.append(r) }
             return b
         }
-        let globalTokens = micro.reduce(0) { $0 + $1.tokenCount }
-        let (loss, _) = Steps.languageModel(model, micro, globalTokens: globalTokens)
-        return (loss, micro.reduce(0) { $0 + $1.ids.count }, [])
+        // The normaliser: predicted tokens of the whole global batch (every data rank counts the same).
+        var counting = Batch(rows: config.train.batchSize, time: config.data.seqLen)
+        for r in lmTrain!.globalRows(step: step) { counting.append(r) }
+        let (loss, _) = Steps.languageModel(model, micro, globalTokens: counting.tokenCount)
+        return (try sumOverData([loss])[0], globalTokens, [])
+    }
+
+    /// `values` summed over the `data` axis (each data rank holds its slice's share of the metrics).
+    func sumOverData(_ values: [Double]) throws -> [Double] {
+        guard let mesh, mesh.dataParallel > 1 else { return values }
+        return try mesh.dataAxis.allReduceSum(values)
     }
 
     /// Loss (and reward accuracy) on the evaluation data, `train.eval_batches` micro-batches of it (all
-    /// when 0), without gradients. Nil without evaluation data.
-    func evaluate() -> (loss: Double, accuracy: Double?)? {
+    /// when 0), without gradients; data rank `d` of `D` takes micro-batches `d, d + D, ...`. Nil without
+    /// evaluation data.
+    func evaluate() throws -> (loss: Double, accuracy: Double?)? {
         let micro = config.train.microBatchSize
         let limit = config.train.evalBatches > 0 ? config.train.evalBatches * micro : Int.max
-        return withNoGrad {
+        let (rank, ranks) = (mesh?.dataRank ?? 0, mesh?.dataParallel ?? 1)
+        let sums: [Double] = withNoGrad {  // [loss sum, correct pairs, counted]
+            var sums = [0.0, 0.0, 0.0]
             if task == .reward {
                 let pairs = Array(pairEval.prefix(limit))
-                guard !pairs.isEmpty else { return nil }
-                var loss = 0.0, correct = 0.0
-                for start in stride(from: 0, to: pairs.count, by: micro) {
+                for start in stride(from: rank * micro, to: pairs.count, by: micro * ranks) {
                     let chunk = Array(pairs[start..<min(start + micro, pairs.count)])
                     let b = PreferenceBatch(chunk, padId: tokenizer.padId ?? 0)
                     let r = model.rewardLoss(ids: b.ids, pairs: b.pairs, lastTokens: b.lastTokens,
                                              margin: Float(config.reward.margin), centerCoef: Float(config.reward.centerCoef))
-                    loss += Double(r.loss.item) * Double(chunk.count)
-                    correct += r.accuracy * Double(chunk.count)
+                    sums[0] += Double(r.loss.item) * Double(chunk.count)
+                    sums[1] += r.accuracy * Double(chunk.count)
+                    sums[2] += Double(chunk.count)
                 }
-                return (loss / Double(pairs.count), correct / Double(pairs.count))
+                return sums
             }
             let rows = Array(lmEval.prefix(limit))
-            guard !rows.isEmpty else { return nil }
-            var total = 0.0, tokens = 0
-            for start in stride(from: 0, to: rows.count, by: micro) {
+            for start in stride(from: rank * micro, to: rows.count, by: micro * ranks) {
                 var b = Batch(rows: min(micro, rows.count - start), time: config.data.seqLen)
                 for r in rows[start..<min(start + micro, rows.count)] { b.append(r) }
                 let (l, count) = model.loss(ids: b.ids, targets: b.targets, batch: b.rows, positions: b.positions,
                                             documents: b.attentionDocuments)
-                total += Double(l.item) * Double(count)
-                tokens += count
+                sums[0] += Double(l.item) * Double(count)
+                sums[2] += Double(count)
             }
-            return tokens > 0 ? (total / Double(tokens), nil) : nil
+            return sums
         }
+        let total = try sumOverData(sums)
+        guard total[2] > 0 else { return nil }
+        return (total[0] / total[2], task == .reward ? total[1] / total[2] : nil)
+    }
+
+    /// Per-rank bytes of parameters, gradients and optimizer state, for the log at the start.
+    func memoryReport() -> String {
+        let mib = { (elements: Int) in String(format: "%.1f MiB", Double(elements * 4) / 1_048_576) }
+        let p = model.parameters.count
+        return "memory per rank: parameters \(mib(p)), gradients \(mib(p)), optimizer state \(mib(2 * optimizer.range.count))"
+            + (optimizer.zero ? " (ZeRO-1 shard \(optimizer.range.count) of \(p))" : "")
     }
 
     /// Writes `ckpt-<step>.h5` (model and tokenizer) in the run directory, keeping the newest
-    /// `checkpoint.keep` (0 keeps all). Returns its path.
+    /// `checkpoint.keep` (0 keeps all). Returns its path. Every rank calls it: the shards of data
+    /// replica 0 are gathered to rank 0 one tensor at a time, and rank 0 writes.
     @discardableResult
     func saveCheckpoint(step: Int) throws -> String {
         let name = String(format: "ckpt-%08d.h5", step)
         let path = runDirectory.appendingPathComponent(name).path
-        try ModelFile.save(model, tokenizer: [UInt8](tokenizer.modelData), to: path)
-        let existing = try FileManager.default.contentsOfDirectory(atPath: runDirectory.path)
-            .filter { $0.hasPrefix("ckpt-") && $0.hasSuffix(".h5") }.sorted()
-        for old in config.checkpoint.keep > 0 ? Array(existing.dropLast(config.checkpoint.keep)) : [] {
-            try? FileManager.default.removeItem(at: runDirectory.appendingPathComponent(old))
+        let store = model.parameters
+        var whole = model.tensorParallel == nil ? model : nil
+        if whole == nil && (mesh?.dataRank ?? 0) == 0 {
+            let full = isLeader ? GemmaModel(config: model.config, head: model.head) : nil
+            for (i, e) in store.entries.enumerated() {
+                let local = UnsafeBufferPointer(start: store.tensor(i).data, count: e.count)
+                if let values = try FullTensors.gather(e, local: local, modelAxis: mesh?.modelAxis), let full {
+                    values.withUnsafeBufferPointer { full.parameters[e.name]!.data.update(from: $0.baseAddress!, count: $0.count) }
+                }
+            }
+            whole = full
+        }
+        if isLeader, let whole {
+            try ModelFile.save(whole, tokenizer: [UInt8](tokenizer.modelData), to: path)
+            let existing = try FileManager.default.contentsOfDirectory(atPath: runDirectory.path)
+                .filter { $0.hasPrefix("ckpt-") && $0.hasSuffix(".h5") }.sorted()
+            for old in config.checkpoint.keep > 0 ? Array(existing.dropLast(config.checkpoint.keep)) : [] {
+                try? FileManager.default.removeItem(at: runDirectory.appendingPathComponent(old))
+            }
         }
         return path
     }

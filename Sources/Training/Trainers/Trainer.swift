@@ -2,6 +2,7 @@ import Autograd
 import Datasets
 import Foundation
 import Gemma
+import Mesh
 import NN
 
 /// What a run trains.
@@ -14,48 +15,72 @@ public enum Task: String, Sendable {
     case reward
 }
 
-/// A training run: model, data, optimizer, schedule and logging from a ``RunConfig``, one process.
+/// A training run: model, data, optimizer, schedule and logging from a ``RunConfig``, on one process or
+/// on every rank of a ``DeviceMesh`` (each rank builds its own Trainer; Docs/Distributed.md).
 ///
-/// Each step takes the next global batch of the sample order, accumulates gradients over its micro-batches
-/// (normalised by the whole batch), clips the global norm, applies AdamW at the scheduled rate, logs
-/// `metrics.jsonl`, TensorBoard and progress, evaluates and checkpoints on schedule.
+/// Each step takes the next global batch of the sample order (each data rank its slice), accumulates
+/// gradients over its micro-batches (normalised by the whole global batch), reduces them over the mesh,
+/// clips the global norm, applies AdamW at the scheduled rate (ZeRO-1 shards), logs `metrics.jsonl`,
+/// TensorBoard and progress (rank 0), evaluates and checkpoints on schedule.
 public final class Trainer {
     public let config: RunConfig
     public let task: Task
+    /// This rank's model (its shards under tensor parallelism).
     public let model: GemmaModel
     public let tokenizer: SentencePieceTokenizer
-    let optimizer: AdamW
+    /// The mesh this rank belongs to; nil for a single process without MPI.
+    public let mesh: DeviceMesh?
+    let optimizer: MeshOptimizer
     let schedule: LearningRateSchedule
     let runDirectory: URL
+    /// Setup and summary lines; silent on every rank but rank 0.
     let log: (String) -> Void
+
+    /// Whether this rank writes files and logs.
+    var isLeader: Bool { mesh?.isLeader ?? true }
 
     /// Rows of the training and evaluation data (language-model tasks) or pairs (reward).
     var lmTrain: BatchSchedule<PackedRow>?, lmEval: [PackedRow] = []
     var pairTrain: BatchSchedule<PreferencePair>?, pairEval: [PreferencePair] = []
 
-    /// Sets up the run: creates the run directory, writes the resolved `config.yaml`, loads the tokenizer,
-    /// the model (new from a preset or config, or initialised from `model.init`) and the data.
-    /// - Parameter log: where setup and summary lines go (stderr by default).
-    public init(config: RunConfig, task: Task, log: @escaping (String) -> Void = { FileHandle.standardError.write(Data(($0 + "\n").utf8)) }) throws {
+    /// Sets up the run: creates the run directory, writes the resolved `config.yaml` (rank 0), loads the
+    /// tokenizer, the model (new from a preset or config, or initialised from `model.init`; this rank's
+    /// shards on a mesh) and the data.
+    /// - Parameters:
+    ///   - mesh: the mesh this rank is part of; its sizes must be the config's `mesh`. Nil: one process.
+    ///   - log: where setup and summary lines go (stderr by default); only rank 0 logs.
+    public init(config: RunConfig, task: Task, mesh: DeviceMesh? = nil,
+                log: @escaping (String) -> Void = { FileHandle.standardError.write(Data(($0 + "\n").utf8)) }) throws {
         try config.validate()
-        _ = try config.accumulationSteps(dataParallel: 1)
+        let (dataParallel, modelParallel) = (mesh?.dataParallel ?? 1, mesh?.modelParallel ?? 1)
+        guard dataParallel == config.mesh.data && modelParallel == config.mesh.model else {
+            throw TrainingError("mesh data=\(config.mesh.data),model=\(config.mesh.model) in the config, but this job runs data=\(dataParallel),model=\(modelParallel)")
+        }
+        _ = try config.accumulationSteps(dataParallel: dataParallel)
         self.config = config
         self.task = task
-        self.log = log
+        self.mesh = mesh
+        let leader = mesh?.isLeader ?? true
+        self.log = leader ? log : { _ in }
         runDirectory = URL(fileURLWithPath: config.run.dir)
-        try FileManager.default.createDirectory(at: runDirectory, withIntermediateDirectories: true)
-        try Data(config.yaml().utf8).write(to: runDirectory.appendingPathComponent("config.yaml"), options: .atomic)
+        if leader {
+            try FileManager.default.createDirectory(at: runDirectory, withIntermediateDirectories: true)
+            try Data(config.yaml().utf8).write(to: runDirectory.appendingPathComponent("config.yaml"), options: .atomic)
+        }
 
         let initial = try config.model.initFrom.map { try ModelFile.loadAny($0) }
         tokenizer = try Trainer.loadTokenizer(config, initial)
-        model = try Trainer.buildModel(config, task: task, initial: initial, log: log)
+        model = try Trainer.buildModel(config, task: task, initial: initial, mesh: mesh, log: self.log)
         guard tokenizer.vocabularySize <= model.config.vocabSize else {
             throw TrainingError("tokenizer.path has \(tokenizer.vocabularySize) pieces, more than the model's vocab_size \(model.config.vocabSize)")
         }
         let t = config.train
-        optimizer = AdamW(parameters: model.parameters, learningRate: Float(t.lr), beta1: Float(t.beta1), beta2: Float(t.beta2),
-                          epsilon: Float(t.eps), weightDecay: Float(t.weightDecay),
-                          decays: t.decayNormsAndEmbeddings ? { _ in true } : nil)
+        let parameters = model.parameters
+        optimizer = MeshOptimizer(parameters: parameters, mesh: mesh, zero: config.mesh.zero) { range in
+            AdamW(parameters: parameters, range: range, learningRate: Float(t.lr), beta1: Float(t.beta1),
+                  beta2: Float(t.beta2), epsilon: Float(t.eps), weightDecay: Float(t.weightDecay),
+                  decays: t.decayNormsAndEmbeddings ? { _ in true } : nil)
+        }
         schedule = LearningRateSchedule(peak: Float(t.lr), warmupSteps: t.warmupSteps, totalSteps: t.steps,
                                         shape: LearningRateSchedule.Shape(rawValue: t.schedule.rawValue)!,
                                         minRatio: Float(t.minLrRatio))
@@ -74,8 +99,9 @@ public final class Trainer {
     }
 
     /// The model: architecture from `model.preset` / `model.path` (or `model.init`), weights from
-    /// `model.init` when given, else Hugging Face's initialisation seeded by `run.seed`.
-    static func buildModel(_ config: RunConfig, task: Task, initial: ModelFile.Contents?,
+    /// `model.init` when given, else Hugging Face's initialisation seeded by `run.seed`; this rank's
+    /// shards when the mesh has a `model` axis.
+    static func buildModel(_ config: RunConfig, task: Task, initial: ModelFile.Contents?, mesh: DeviceMesh?,
                            log: (String) -> Void) throws -> GemmaModel {
         let head: GemmaModel.Head = task == .reward ? .reward : .causalLM
         var architecture = initial?.model.config
@@ -89,7 +115,11 @@ public final class Trainer {
         }
         guard let architecture else { throw TrainingError("set model.preset, model.path or model.init") }
         try architecture.validate()
-        let model = GemmaModel(config: architecture, head: head)
+        var tensorParallel: TensorParallel?
+        if let mesh, mesh.modelParallel > 1 {
+            tensorParallel = try TensorParallel(config: architecture, group: ModelAxisGroup(mesh.modelAxis, world: mesh.world))
+        }
+        let model = GemmaModel(config: architecture, head: head, tensorParallel: tensorParallel)
         model.initialize(seed: UInt64(config.run.seed))
         if let initial {
             guard initial.model.config == architecture else {
@@ -150,7 +180,8 @@ public final class Trainer {
             eval = e.rows
         }
         return (BatchSchedule(rows: train.rows, seed: UInt64(config.run.seed), batchSize: config.train.batchSize,
-                              microBatchSize: config.train.microBatchSize), eval)
+                              microBatchSize: config.train.microBatchSize, dataRank: mesh?.dataRank ?? 0,
+                              dataParallel: mesh?.dataParallel ?? 1), eval)
     }
 }
 

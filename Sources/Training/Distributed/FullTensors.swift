@@ -1,0 +1,27 @@
+import Mesh
+import NN
+
+/// Reassembling full tensors from the shards of a model group, one tensor at a time (so memory stays
+/// bounded by the largest tensor), for rank 0 to write model files and checkpoints.
+enum FullTensors {
+    /// The full tensor of `entry` at model rank 0 of `modelAxis` (nil on the other ranks), from each
+    /// rank's `local` shard (laid out as `entry.shape`). Without a model axis `local` is the full tensor.
+    static func gather(_ entry: ParameterStore.Entry, local: UnsafeBufferPointer<Float>,
+                       modelAxis: Communicator?) throws -> [Float]? {
+        let sharding = entry.sharding
+        guard let modelAxis, modelAxis.size > 1, sharding.split != .replicated else {
+            return (modelAxis?.rank ?? 0) == 0 ? Array(local) : nil
+        }
+        let parts = try modelAxis.gather(local)
+        guard modelAxis.rank == 0 else { return nil }
+        var full = [Float](repeating: 0, count: sharding.fullShape.reduce(1, *))
+        parts.withUnsafeBufferPointer { parts in
+            full.withUnsafeMutableBufferPointer { full in
+                for p in 0..<sharding.parts {
+                    sharding.place(shard: parts.baseAddress! + p * entry.count, of: p, into: full.baseAddress!)
+                }
+            }
+        }
+        return full
+    }
+}
