@@ -20,10 +20,16 @@ struct CommandRunner {
     static let tokenizer = root.appendingPathComponent("Tests/GemmaTests/Fixtures/tokenizer/demo.model").path
     static let hfFixtures = root.appendingPathComponent("Tests/GemmaTests/Fixtures/hf").path
 
-    static func run(_ arguments: [String], stdin: String? = nil) throws -> Result {
+    /// Runs `gemma-train arguments`, or the program `executable` (found on PATH) with them.
+    static func run(_ arguments: [String], stdin: String? = nil, executable program: String? = nil) throws -> Result {
         let process = Process()
-        process.executableURL = executable
-        process.arguments = arguments
+        if let program {
+            process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+            process.arguments = [program] + arguments
+        } else {
+            process.executableURL = executable
+            process.arguments = arguments
+        }
         let out = Pipe(), err = Pipe(), input = Pipe()
         process.standardOutput = out
         process.standardError = err

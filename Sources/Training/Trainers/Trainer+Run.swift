@@ -31,6 +31,7 @@ extension Trainer {
             + (mesh.map { " on mesh \($0.description)" } ?? ""))
         log(memoryReport())
         for step in 1...t.steps {
+            try FaultInjection.fromEnvironment?.check(rank: mesh?.worldRank ?? 0, step: step)
             let stepStart = ContinuousClock.now
             let lr = schedule.rate(at: step)
             model.parameters.zeroGradients()

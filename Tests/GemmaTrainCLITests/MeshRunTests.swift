@@ -1,0 +1,75 @@
+import Foundation
+import XCTest
+
+/// Training under `mpirun` the way users launch it: the same config gives the same loss curve on every
+/// mesh, and a failing rank ends the whole job.
+final class MeshRunTests: XCTestCase {
+    /// Runs `gemma-train arguments` on `ranks` MPI ranks (one OpenBLAS thread each) from the repo root.
+    func mpirun(_ ranks: Int, _ arguments: [String], environment: [String: String] = [:]) throws -> CommandRunner.Result {
+        var launcher = ["-np", "\(ranks)", "--oversubscribe", "--bind-to", "none", "-x", "OPENBLAS_NUM_THREADS=1"]
+        if getuid() == 0 { launcher.append("--allow-run-as-root") }
+        for (key, value) in environment { launcher += ["-x", "\(key)=\(value)"] }
+        let previous = FileManager.default.currentDirectoryPath
+        FileManager.default.changeCurrentDirectoryPath(CommandRunner.root.path)
+        defer { FileManager.default.changeCurrentDirectoryPath(previous) }
+        return try CommandRunner.run(launcher + [CommandRunner.executable.path] + arguments, executable: "mpirun")
+    }
+
+    /// Settings that keep a 20-step run to seconds.
+    let short = ["--set", "train.steps=20", "--set", "train.warmup_steps=2", "--set", "train.batch_size=8",
+                 "--set", "train.micro_batch_size=2", "--set", "data.seq_len=64", "--set", "train.eval_every=0",
+                 "--set", "checkpoint.every=0", "--set", "log.tensorboard=false"]
+
+    /// The `loss` of every step in `dir/metrics.jsonl`.
+    func losses(_ dir: URL) throws -> [Double] {
+        let text = try String(contentsOf: dir.appendingPathComponent("metrics.jsonl"), encoding: .utf8)
+        return try text.split(separator: "\n").map { line in
+            let object = try JSONSerialization.jsonObject(with: Data(line.utf8)) as! [String: Any]
+            return (object["loss"] as! NSNumber).doubleValue
+        }
+    }
+
+    func testSameCurveOnEveryMesh() throws {
+        let base = try CommandRunner.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: base) }
+        for task in ["sft", "pretrain", "reward"] {
+            var reference: [Double]?
+            for (data, model, zero) in [(1, 1, true), (2, 1, true), (1, 2, true), (2, 2, true), (2, 1, false)] {
+                let dir = base.appendingPathComponent("\(task)-\(data)x\(model)-\(zero)")
+                let r = try mpirun(data * model, [task, "--config", "Configs/\(task)-tiny.yaml", "--mesh", "data=\(data),model=\(model)",
+                                                  "--set", "run.dir=\(dir.path)", "--set", "mesh.zero=\(zero)"] + short)
+                XCTAssertEqual(r.status, 0, "\(task) \(data)x\(model): \(r.stderr)")
+                let curve = try losses(dir)
+                XCTAssertEqual(curve.count, 20, "\(task) \(data)x\(model)")
+                guard let reference else { reference = curve; continue }
+                for (step, (a, b)) in zip(reference, curve).enumerated() {
+                    XCTAssertEqual(b, a, accuracy: 1e-4 * abs(a), "\(task) mesh \(data)x\(model) zero=\(zero) step \(step + 1)")
+                }
+            }
+        }
+    }
+
+    func testFailingRankEndsTheJobQuickly() throws {
+        let dir = try CommandRunner.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let start = Date()
+        let r = try mpirun(2, ["sft", "--config", "Configs/sft-tiny.yaml", "--mesh", "data=2,model=1",
+                               "--set", "run.dir=\(dir.path)"] + short, environment: ["GEMMA_TRAIN_FAULT": "1:3"])
+        let seconds = Date().timeIntervalSince(start)
+        XCTAssertNotEqual(r.status, 0)
+        XCTAssertLessThan(seconds, 30)
+        XCTAssertTrue(r.stderr.contains("rank 1: error: step 3: fault injected"), r.stderr)
+    }
+
+    func testMeshThatDoesNotFitTheJobIsAnError() throws {
+        let r = try mpirun(2, ["sft", "--config", "Configs/sft-tiny.yaml", "--mesh", "data=2,model=2"] + short)
+        XCTAssertNotEqual(r.status, 0)
+        XCTAssertTrue(r.stderr.contains("needs 4 ranks, but the job has 2"), r.stderr)
+    }
+
+    func testHeadsThatDoNotSplitNameTheKey() throws {
+        let r = try mpirun(3, ["sft", "--config", "Configs/sft-tiny.yaml", "--mesh", "data=1,model=3"] + short)
+        XCTAssertNotEqual(r.status, 0)
+        XCTAssertTrue(r.stderr.contains("num_attention_heads (4) is not a multiple of mesh.model (3)"), r.stderr)
+    }
+}
