@@ -8,6 +8,7 @@ enum JSONValue {
     /// The shortest text that reads back to the same Double (losses, metrics).
     case exact(Double)
     case int(Int)
+    case bool(Bool)
 
     var rendered: String {
         switch self {
@@ -20,6 +21,8 @@ enum JSONValue {
             return x.isFinite ? "\(x)" : "null"
         case .int(let n):
             return String(n)
+        case .bool(let b):
+            return b ? "true" : "false"
         }
     }
 }

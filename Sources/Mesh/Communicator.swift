@@ -60,6 +60,14 @@ public struct Communicator {
         return out
     }
 
+    /// The element-wise maximum of `values` over all ranks, in double precision.
+    /// - Throws: ``MPIError`` if `MPI_Allreduce` fails.
+    public func allReduceMax(_ values: [Double]) throws -> [Double] {
+        var out = values
+        try out.withUnsafeMutableBufferPointer { try allReduce($0, gt_mpi_double(), gt_mpi_max()) }
+        return out
+    }
+
     /// `MPI_Allreduce` in place, in pieces of at most `Int32.max` elements.
     private func allReduce<T>(_ buffer: UnsafeMutableBufferPointer<T>, _ type: MPI_Datatype, _ op: MPI_Op) throws {
         guard let base = buffer.baseAddress, size > 1 else { return }

@@ -2,11 +2,13 @@ import ArgumentParser
 import Autograd
 import Foundation
 import Gemma
+import Mesh
 import Training
 
-/// `gemma-train bench train --config Configs/bench.yaml`: trains the configured model for its steps and
-/// prints one JSON line with throughput, model FLOP utilisation against the same run's sgemm peak, and
-/// peak memory.
+/// `gemma-train bench train --config Configs/bench.yaml [--mesh data=D,model=M]`: trains the configured
+/// model for its steps and prints one JSON line with throughput, model FLOP utilisation against the
+/// same run's sgemm peak (summed over the ranks, each measuring with its own threads at once), and the
+/// largest peak memory of any rank. Under `mpirun` every rank runs it; rank 0 prints.
 struct BenchTrain: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "train", abstract: "Time training steps of a run config; print one JSON line.")
@@ -17,10 +19,9 @@ struct BenchTrain: ParsableCommand {
     var warmup = 3
 
     func run() throws {
-        try reportingErrors {
-            let config = try RunConfig.load(path: options.config, overrides: options.overrides)
-            let peak = KernelBench(repeats: 5).sgemmPeak()
-            let trainer = try Trainer(config: config, task: .pretrain, log: { _ in })
+        try options.onMesh { config, mesh in
+            let peak = try mesh.world.communicator.allReduceSum([KernelBench(repeats: 5).sgemmPeak()])[0]
+            let trainer = try Trainer(config: config, task: .pretrain, mesh: mesh, log: { _ in })
             guard config.train.steps > warmup else {
                 throw ValidationError("train.steps (\(config.train.steps)) must exceed --warmup (\(warmup))")
             }
@@ -37,12 +38,15 @@ struct BenchTrain: ParsableCommand {
             let flopsPerToken = 6 * n + 6 * v * d + 12 * l * t * Double(c.numAttentionHeads) * Double(c.headDim)
             let tokensPerS = Double(tokensPerStep) / stepSeconds
             let gflops = flopsPerToken * tokensPerS / 1e9
+            let rss = try mesh.world.communicator.allReduceMax([Double(peakResidentBytes())])[0]
+            guard mesh.isLeader else { return }
             print(jsonObject([
                 ("benchmark", .string("train")), ("config", .string(options.config)),
                 ("tokens_per_step", .int(tokensPerStep)), ("tokens_per_s", .number(tokensPerS)),
                 ("ms_per_step", .number(stepSeconds * 1000)), ("gflops", .number(gflops)),
                 ("sgemm_peak_gflops", .number(peak)), ("mfu", .number(gflops / peak)),
-                ("peak_rss_mib", .number(Double(peakResidentBytes()) / 1_048_576)),
+                ("peak_rss_mib", .number(rss / 1_048_576)), ("mesh", .string(mesh.description)),
+                ("zero", .bool(config.mesh.zero)), ("ranks", .int(mesh.world.size)),
                 ("threads", .int(Parallel.threadCount)),
                 ("openblas_coretype", .string(ProcessInfo.processInfo.environment["OPENBLAS_CORETYPE"] ?? "unset")),
             ]))

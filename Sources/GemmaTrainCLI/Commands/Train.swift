@@ -18,14 +18,19 @@ struct TrainOptions: ParsableArguments {
     /// Loads the config with the overrides and runs `task` on this rank of the MPI job (a job of one
     /// process when not started by `mpirun`). An error on any rank ends the whole job.
     func run(_ task: Task) throws {
+        try onMesh { config, mesh in try Trainer(config: config, task: task, mesh: mesh).run() }
+    }
+
+    /// Loads the config (with `--set` and `--mesh`), joins the MPI job, builds the config's mesh on it
+    /// and calls `body` on this rank; errors are one line, and on a job of several ranks end the job.
+    func onMesh(_ body: (RunConfig, DeviceMesh) throws -> Void) throws {
         try reportingErrors {
             var all = overrides
             if let mesh { all += try RunConfig.meshOverrides(mesh) }
             let config = try RunConfig.load(path: config, overrides: all)
             let world = try World()
             try failingFast(world) {
-                let mesh = try DeviceMesh(world: world, data: config.mesh.data, model: config.mesh.model)
-                try Trainer(config: config, task: task, mesh: mesh).run()
+                try body(config, try DeviceMesh(world: world, data: config.mesh.data, model: config.mesh.model))
             }
             try world.finalize()
         }
