@@ -1,4 +1,6 @@
 import Foundation
+import Gemma
+import Training
 import XCTest
 
 /// `gemma-train inspect` on good and damaged files, and `init-model` killed mid-save.
@@ -18,8 +20,8 @@ final class InspectCommandTests: XCTestCase {
     func testInspectAGoodModelFile() throws {
         let text = try CommandRunner.run(["inspect", model])
         XCTAssertEqual(text.status, 0, text.stderr)
-        XCTAssertTrue(text.stdout.contains("version:  1 (model file: no training state)"), text.stdout)
-        XCTAssertTrue(text.stdout.contains("kind:     causal-lm"), text.stdout)
+        XCTAssertTrue(text.stdout.contains("version: 1 (model file: no training state)"), text.stdout)
+        XCTAssertTrue(text.stdout.contains("kind:    causal-lm"), text.stdout)
         XCTAssertTrue(text.stdout.contains("num_hidden_layers 4"), text.stdout)
         XCTAssertTrue(text.stdout.contains("/params/model.embed_tokens.weight"), text.stdout)
         XCTAssertTrue(text.stdout.contains("39 datasets, all checksums ok"), text.stdout)
@@ -38,10 +40,46 @@ final class InspectCommandTests: XCTestCase {
         XCTAssertEqual(norm["status"] as? String, "ok")
     }
 
+    func testInspectATrainingCheckpoint() throws {
+        let file = dir.appendingPathComponent("ckpt-00000012.h5").path
+        let config = GemmaConfig.presets["tiny"]!
+        let writer = try CheckpointWriter(path: file)
+        for group in TensorGroup.allCases {
+            try [Float](repeating: 0.5, count: config.hiddenSize).withUnsafeBufferPointer {
+                try writer.write(group, name: "model.norm.weight", shape: [config.hiddenSize], values: $0)
+            }
+        }
+        let state = CheckpointState(
+            kind: .causalLM, modelConfig: try config.jsonText(), step: 12, tokensSeen: 6144,
+            optimizer: .init(step: 12, learningRate: 3e-4, beta1: 0.9, beta2: 0.95, epsilon: 1e-8, weightDecay: 0.01),
+            data: .init(seed: 7, epoch: 1, nextIndex: 96), scheduleStep: 12, randomness: .init(seed: 7),
+            runConfig: "run: {seed: 7}\n", mesh: .init(data: 2, model: 1), created: "2026-11-26T17:40:00Z",
+            codeRevision: "abc123")
+        try writer.commit(state: state, tokenizer: [1, 2, 3])
+
+        let text = try CommandRunner.run(["inspect", file])
+        XCTAssertEqual(text.status, 0, text.stderr)
+        for line in ["version:       2 (training checkpoint)", "step:          12", "tokens seen:   6144",
+                     "mesh:          data=2,model=1", "created:       2026-11-26T17:40:00Z", "code revision: abc123",
+                     "optimizer:     adamw step 12, lr 0.0003, beta1 0.9, beta2 0.95, eps 1e-08, weight_decay 0.01",
+                     "data cursor:   seed 7, epoch 1, next index 96", "4 datasets, all checksums ok"] {
+            XCTAssertTrue(text.stdout.contains(line), "\(line) missing from\n\(text.stdout)")
+        }
+        let json = try CommandRunner.run(["inspect", "--json", file])
+        XCTAssertEqual(json.status, 0, json.stderr)
+        let object = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(json.stdout.utf8)) as? [String: Any])
+        XCTAssertEqual(object["step"] as? Int, 12)
+        XCTAssertEqual(object["mesh"] as? [String: Int], ["data": 2, "model": 1])
+        XCTAssertEqual((object["optimizer"] as? [String: Any])?["lr"] as? Double, 0.0003)
+        XCTAssertEqual(object["code_revision"] as? String, "abc123")
+        XCTAssertEqual((object["datasets"] as? [[String: Any]])?.map { $0["path"] as? String },
+                       ["/optimizer/m/model.norm.weight", "/optimizer/v/model.norm.weight", "/params/model.norm.weight",
+                        "/tokenizer/model"])
+    }
+
     func testInspectACorruptedFileFailsNamingTheDataset() throws {
         var bytes = [UInt8](try Data(contentsOf: URL(fileURLWithPath: model)))
-        // The final norm's weights are zeros; the q projection of layer 3 is random: flip a byte deep in
-        // the file, inside the largest dataset written last among the layers.
+        // Three quarters into the file lies a layer's weights (tensors fill nearly all of it).
         let offset = bytes.count * 3 / 4
         bytes[offset] ^= 0x40
         try Data(bytes).write(to: URL(fileURLWithPath: model))

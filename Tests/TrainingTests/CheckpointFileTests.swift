@@ -64,6 +64,12 @@ final class CheckpointFileTests: XCTestCase {
         let model = try ModelFile.load(file)
         XCTAssertEqual(model.model.config, CheckpointFixture.config)
         XCTAssertEqual(model.tokenizer, CheckpointFixture.tokenizer)
+
+        // For Fixtures/check_checkpoint_h5py.py: GEMMATRAIN_CKPT_OUT=DIR keeps a copy of this checkpoint.
+        if let out = ProcessInfo.processInfo.environment["GEMMATRAIN_CKPT_OUT"] {
+            try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
+            try fixture.write(step: 7, to: CheckpointDirectory(path: out).checkpointPath(step: 7))
+        }
     }
 
     func testRewardModelAndAStateWithoutGenerator() throws {

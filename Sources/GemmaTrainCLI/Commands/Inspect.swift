@@ -63,8 +63,8 @@ struct Inspect: ParsableCommand {
         lines.append(("model", "vocab_size \(c.vocabSize), hidden_size \(c.hiddenSize), intermediate_size \(c.intermediateSize), "
             + "num_hidden_layers \(c.numHiddenLayers), num_attention_heads \(c.numAttentionHeads), "
             + "num_key_value_heads \(c.numKeyValueHeads), head_dim \(c.headDim): \(c.parameterCount.total) parameters"))
-        let width = lines.map(\.0.count).max()! + 1
-        var out = lines.map { $0.0 + ":" + String(repeating: " ", count: width - $0.0.count) + " " + $0.1 }
+        let width = lines.map(\.0.count).max()!
+        var out = lines.map { $0.0 + ":" + String(repeating: " ", count: width - $0.0.count + 1) + $0.1 }
         out.append("datasets:")
         let pathWidth = checks.map(\.dataset.count).max() ?? 0
         for check in checks {
