@@ -187,6 +187,18 @@ final class CheckpointFileTests: XCTestCase {
         assertError(naming: path("missing.h5"), ["H5Fopen"]) { _ = try CheckpointReader.open(path("missing.h5")) }
     }
 
+    func testTimestampAndCodeRevision() throws {
+        XCTAssertEqual(CheckpointState.timestamp(Date(timeIntervalSince1970: 1_795_714_800.75)), "2026-11-26T17:40:00Z")
+        let revision = CodeRevision.current
+        if let given = ProcessInfo.processInfo.environment[CodeRevision.environmentVariable], !given.isEmpty {
+            XCTAssertEqual(revision, given)
+        } else {
+            // Tests run in the package directory, a git checkout (or an export of one: unknown).
+            XCTAssertTrue(revision == "unknown" || revision.range(of: "^[0-9a-f]{40}(-dirty)?$", options: .regularExpression) != nil,
+                          revision)
+        }
+    }
+
     func testVersion1ModelFilesReadWithoutState() throws {
         let model = GemmaModel(config: CheckpointFixture.config)
         model.initialize(seed: 5)

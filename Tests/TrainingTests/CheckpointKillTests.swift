@@ -60,14 +60,19 @@ final class CheckpointKillTests: XCTestCase {
                 killedMidWrite += 1
             }
 
-            let marked = try XCTUnwrap(directory.latest(), "round \(round): no latest marker")
+            // The marker may not exist yet (killed between publishing the first checkpoint and writing it);
+            // if it does, it names a checkpoint that is there. Every published checkpoint verifies.
             let named = try directory.checkpoints()
-            XCTAssertTrue(named.contains { $0.fileName == marked }, "round \(round): latest names \(marked), absent")
+            let marked = directory.latest()
+            if let marked {
+                XCTAssertTrue(named.contains { $0.fileName == marked }, "round \(round): latest names \(marked), absent")
+            }
             for entry in named {
                 XCTAssertNoThrow(try CheckpointReader.open(entry.path).verify(), "round \(round): \(entry.fileName)")
             }
             let resumed = try directory.resolve(resume: "auto", log: { XCTFail("round \(round): \($0)") })
-            XCTAssertEqual(resumed, dir.appendingPathComponent(marked).path)
+            XCTAssertEqual(resumed, marked.map { dir.appendingPathComponent($0).path } ?? named.last?.path)
+            XCTAssertNotNil(resumed, "round \(round)")
         }
         XCTAssertGreaterThan(killedMidWrite, 0, "no kill landed inside a save")
         #endif
