@@ -4,28 +4,21 @@ import Glibc
 import Darwin
 #endif
 
-/// A file written under a temporary name in its final directory, then flushed (`fsync`) and renamed
-/// over the final name by ``commit()``: a reader of the final name sees the old file or the whole new
-/// one, never a half-written one. ``abandon()`` (or an error) removes the temporary file.
-///
-/// The temporary name is hidden and unique: `.<name>.tmp-<pid>-<random>` next to the final file.
+/// A file written through a descriptor and published atomically by an ``AtomicPath``: bytes go to the
+/// hidden temporary file, ``commit()`` closes it and lets the ``AtomicPath`` `fsync` and rename it over
+/// the final name. ``abandon()`` (or an error, or releasing it uncommitted) removes the temporary file.
 final class AtomicFileOutput {
     /// The final path; errors name it.
-    let path: String
-    /// The temporary file's path.
-    let temporaryPath: String
+    var path: String { atomic.path }
+    private let atomic: AtomicPath
     private var fd: Int32
 
     /// Creates the temporary file next to `path`.
     /// - Throws: ``SafeTensorsError`` naming `path` if it cannot be created.
     init(path: String) throws {
-        self.path = path
-        let slash = path.lastIndex(of: "/")
-        let directory = slash.map { String(path[...$0]) } ?? ""
-        let name = slash.map { String(path[path.index(after: $0)...]) } ?? path
-        temporaryPath = directory + ".\(name).tmp-\(getpid())-\(String(UInt64.random(in: 0 ... .max), radix: 16))"
-        fd = open(temporaryPath, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o644)
-        guard fd >= 0 else { throw Self.systemError("open \(temporaryPath)", path: path) }
+        atomic = AtomicPath(path)
+        fd = open(atomic.temporaryPath, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o644)
+        guard fd >= 0 else { throw MappedFile.systemError("open \(atomic.temporaryPath)", path: path) }
     }
 
     deinit { abandon() }
@@ -40,36 +33,28 @@ final class AtomicFileOutput {
             let written = systemWrite(fd, next, min(remaining, 1 << 30))
             if written < 0 {
                 if errno == EINTR { continue }
-                throw Self.systemError("write", path: path)
+                throw MappedFile.systemError("write", path: path)
             }
             next += written
             remaining -= written
         }
     }
 
-    /// Flushes the data to disk, renames the file to its final name, and flushes the directory entry.
-    /// - Throws: ``SafeTensorsError`` naming the final path if `fsync`, `close` or `rename` fails; the
+    /// Closes the file and publishes it (``AtomicPath/commit()``: `fsync`, rename, directory `fsync`).
+    /// - Throws: ``SafeTensorsError`` naming the final path if `close`, `fsync` or `rename` fails; the
     ///   temporary file is removed then.
     func commit() throws {
         precondition(fd >= 0, "commit after commit or abandon")
         defer { abandon() }
-        guard fsync(fd) == 0 else { throw Self.systemError("fsync", path: path) }
         let status = close(fd)
         fd = -1
-        guard status == 0 else { throw Self.systemError("close", path: path) }
-        guard rename(temporaryPath, path) == 0 else { throw Self.systemError("rename", path: path) }
-        let slash = path.lastIndex(of: "/")
-        let directory = slash.map { $0 == path.startIndex ? "/" : String(path[..<$0]) } ?? "."
-        let directoryFD = open(directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
-        if directoryFD >= 0 {
-            _ = fsync(directoryFD)  // best effort: some file systems refuse fsync on directories
-            close(directoryFD)
+        guard status == 0 else { throw MappedFile.systemError("close", path: path) }
+        do {
+            try atomic.commit()
+        } catch let error as FileSystemError {
+            throw SafeTensorsError(file: error.path, reason: error.reason, errno: error.errno)
         }
-        finished = true
     }
-
-    /// Whether the temporary file is gone (renamed or removed).
-    private var finished = false
 
     /// Closes and removes the temporary file unless it was committed. Idempotent.
     func abandon() {
@@ -77,14 +62,7 @@ final class AtomicFileOutput {
             close(fd)
             fd = -1
         }
-        if !finished {
-            unlink(temporaryPath)
-            finished = true
-        }
-    }
-
-    private static func systemError(_ call: String, path: String) -> SafeTensorsError {
-        MappedFile.systemError(call, path: path)
+        atomic.abandon()
     }
 }
 

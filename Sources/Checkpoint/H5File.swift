@@ -1,7 +1,9 @@
 import CHDF5
 
-/// An open HDF5 file holding Float32 tensors by path (`/params/model.norm.weight`) and string
-/// attributes: the storage layer of checkpoints. Closed when released, or earlier with ``close()``.
+/// An open HDF5 file holding Float32 tensors by path (`/params/model.norm.weight`), byte datasets, and
+/// string and numeric attributes: the storage layer of checkpoints. Closed when released, or earlier
+/// with ``close()``. Extensions add numeric attributes, groups and dataset listing, and block reads
+/// and whole-dataset verification.
 ///
 /// Files are written with HDF5 1.8+ structures (checksummed metadata), and every dataset with at
 /// least one element is chunked with a Fletcher-32 checksum, so a damaged byte fails the read
@@ -24,7 +26,7 @@ public final class H5File {
     /// The path the file was created or opened with; every error names it.
     public let path: String
     /// The HDF5 file id; negative once closed.
-    private var id: hid_t
+    private(set) var id: hid_t
 
     /// Elements per chunk at most (4 MiB of Float32): large enough for fast I/O, small enough that a
     /// checksum failure points at a small region and HDF5's 4 GiB chunk limit is never near.
@@ -206,10 +208,7 @@ public final class H5File {
 
         let space = try check(H5Dget_space(dset), "H5Dget_space", dataset)
         defer { H5Sclose(space) }
-        let rank = try check(H5Sget_simple_extent_ndims(space), "H5Sget_simple_extent_ndims", dataset)
-        var dims = [hsize_t](repeating: 0, count: Int(rank))
-        try check(H5Sget_simple_extent_dims(space, &dims, nil), "H5Sget_simple_extent_dims", dataset)
-        let shape = dims.map { Int($0) }
+        let shape = try dimensions(of: space, dataset)
         let count = shape.reduce(1, *)
 
         var status: herr_t = 0
@@ -248,9 +247,6 @@ public final class H5File {
     public func setAttribute(_ name: String, _ value: String, on object: String = "/") throws {
         silenceHDF5ErrorPrinting()
         let label = Self.attributeLabel(name, on: object)
-        if try check(H5Aexists_by_name(id, object, name, gt_h5p_default()), "H5Aexists_by_name", label) > 0 {
-            try check(H5Adelete_by_name(id, object, name, gt_h5p_default()), "H5Adelete_by_name", label)
-        }
         let bytes = Array(value.utf8)
         let type = try check(H5Tcopy(gt_h5t_c_s1()), "H5Tcopy", label)
         defer { H5Tclose(type) }
@@ -259,9 +255,7 @@ public final class H5File {
         try check(H5Tset_cset(type, H5T_CSET_UTF8), "H5Tset_cset", label)
         let space = try check(H5Screate(gt_h5s_scalar()), "H5Screate", label)
         defer { H5Sclose(space) }
-        let attribute = try check(
-            H5Acreate_by_name(id, object, name, type, space, gt_h5p_default(), gt_h5p_default(), gt_h5p_default()),
-            "H5Acreate_by_name", label)
+        let attribute = try createAttribute(name, on: object, type: type, space: space)
         defer { H5Aclose(attribute) }
         let padded = bytes.isEmpty ? [0] : bytes
         try check(padded.withUnsafeBytes { H5Awrite(attribute, type, $0.baseAddress) }, "H5Awrite", label)
@@ -311,20 +305,32 @@ public final class H5File {
         return String(decoding: bytes, as: UTF8.self)
     }
 
+    /// Creates attribute `name` of `type` and dataspace `space` on `object`, deleting any attribute of
+    /// that name first; returns its id, for the caller to write and close.
+    func createAttribute(_ name: String, on object: String, type: hid_t, space: hid_t) throws -> hid_t {
+        let label = Self.attributeLabel(name, on: object)
+        if try check(H5Aexists_by_name(id, object, name, gt_h5p_default()), "H5Aexists_by_name", label) > 0 {
+            try check(H5Adelete_by_name(id, object, name, gt_h5p_default()), "H5Adelete_by_name", label)
+        }
+        return try check(
+            H5Acreate_by_name(id, object, name, type, space, gt_h5p_default(), gt_h5p_default(), gt_h5p_default()),
+            "H5Acreate_by_name", label)
+    }
+
     /// How errors name an attribute: `/@format`, `/params/x@scale`.
-    private static func attributeLabel(_ name: String, on object: String) -> String {
+    static func attributeLabel(_ name: String, on object: String) -> String {
         "\(object)@\(name)"
     }
 
     // MARK: Error checks naming this file
 
     @discardableResult
-    private func check(_ id: hid_t, _ call: String, _ object: String) throws -> hid_t {
+    func check(_ id: hid_t, _ call: String, _ object: String) throws -> hid_t {
         try h5Check(id, call, file: path, object: object)
     }
 
     @discardableResult
-    private func check(_ status: herr_t, _ call: String, _ object: String) throws -> herr_t {
+    func check(_ status: herr_t, _ call: String, _ object: String) throws -> herr_t {
         try h5Check(status, call, file: path, object: object)
     }
 }

@@ -133,6 +133,102 @@ final class H5FileTests: XCTestCase {
         XCTAssertEqual(try h5.readFloats("/params/bystander").values, y)
     }
 
+    func testNumericAttributesGroupsAndListing() throws {
+        let file = path("numbers.h5")
+        do {
+            let h5 = try H5File.create(file)
+            try h5.createGroup("/state/deep")
+            try h5.createGroup("/state")  // exists: nothing happens
+            try h5.setAttribute("step", 12, on: "/state")
+            try h5.setAttribute("step", -3, on: "/state")  // replaces
+            try h5.setAttribute("seed", UInt64.max, on: "/state/deep")
+            try h5.setAttribute("words", [1, UInt64.max, 0, 42], on: "/state/deep")
+            try h5.setAttribute("lr", Double(Float(3e-4)))
+            try h5.writeFloats([1, 2], shape: [2], to: "/params/b")
+            try h5.writeFloats([1, 2, 3, 4, 5, 6], shape: [2, 3], to: "/params/a")
+            try h5.writeBytes([7, 8, 9], to: "/tokenizer/model")
+            try h5.close()
+        }
+        let h5 = try H5File.open(file)
+        XCTAssertEqual(try h5.intAttribute("step", on: "/state"), -3)
+        XCTAssertEqual(try h5.uint64Attribute("seed", on: "/state/deep"), .max)
+        XCTAssertEqual(try h5.uint64ArrayAttribute("words", on: "/state/deep"), [1, .max, 0, 42])
+        XCTAssertEqual(try h5.uint64ArrayAttribute("seed", on: "/state/deep"), [.max])
+        XCTAssertEqual(Float(try h5.doubleAttribute("lr")), Float(3e-4))
+        XCTAssertTrue(h5.hasAttribute("step", on: "/state"))
+        XCTAssertFalse(h5.hasAttribute("step"))
+        XCTAssertFalse(h5.hasAttribute("step", on: "/nowhere"))
+        XCTAssertThrowsError(try h5.intAttribute("words", on: "/state/deep")) { error in
+            XCTAssertTrue("\(error)".contains("/state/deep@words"), "\(error)")
+            XCTAssertTrue("\(error)".hasSuffix(": not a single integer value"), "\(error)")
+        }
+        XCTAssertThrowsError(try h5.doubleAttribute("step", on: "/state")) { error in
+            XCTAssertTrue("\(error)".contains("/state@step"), "\(error)")
+        }
+        XCTAssertEqual(try h5.datasets(), ["/params/a", "/params/b", "/tokenizer/model"])
+        XCTAssertEqual(try h5.datasets(under: "/params"), ["/params/a", "/params/b"])
+        XCTAssertEqual(try h5.datasets(under: "/state"), [])
+        XCTAssertEqual(try h5.shape(of: "/params/a"), [2, 3])
+        XCTAssertThrowsError(try h5.shape(of: "/params/c")) { error in
+            XCTAssertTrue("\(error)".contains("/params/c"), "\(error)")
+        }
+    }
+
+    func testBlocksOfADatasetAndVerifyingItAll() throws {
+        let file = path("blocks.h5")
+        // m: [5, 4] with element (r, c) = 10r + c.
+        let m: [Float] = (0..<20).map { Float($0 / 4 * 10 + $0 % 4) }
+        // big: [3, 2^20 + 5]: chunks of one partial row each, several per row.
+        let columns = (1 << 20) + 5
+        let big = [Float](repeating: 0.5, count: 3 * columns)
+        do {
+            let h5 = try H5File.create(file)
+            try h5.writeFloats(m, shape: [5, 4], to: "/m")
+            try h5.writeFloats(big, shape: [3, columns], to: "/big")
+            try h5.writeFloats([2], shape: [], to: "/scalar")
+            try h5.writeFloats([], shape: [0, 3], to: "/empty")
+            try h5.close()
+        }
+        let h5 = try H5File.open(file)
+        XCTAssertEqual(try h5.readFloats("/m", offset: [1, 2], count: [3, 2]), [12, 13, 22, 23, 32, 33])
+        XCTAssertEqual(try h5.readFloats("/m", offset: [0, 0], count: [5, 4]), m)
+        XCTAssertEqual(try h5.readFloats("/m", offset: [5, 0], count: [0, 4]), [])
+        XCTAssertThrowsError(try h5.readFloats("/m", offset: [4, 0], count: [2, 4])) { error in
+            XCTAssertTrue("\(error)".contains("/m"), "\(error)")
+            XCTAssertTrue("\(error)".contains("outside the dataset's shape [5, 4]"), "\(error)")
+        }
+        XCTAssertEqual(try h5.readFloats("/big", offset: [2, columns - 2], count: [1, 2]), [0.5, 0.5])
+        for dataset in ["/m", "/big", "/scalar", "/empty"] {
+            XCTAssertNoThrow(try h5.verify(dataset), dataset)
+        }
+    }
+
+    func testVerifyFindsAFlippedByteInAnyChunk() throws {
+        let file = path("verify.h5")
+        // x: [4, 2^19], two rows per 1 Mi-element chunk; the last chunk's bytes are unique.
+        let columns = 1 << 19
+        var x = [Float](repeating: 0, count: 4 * columns)
+        for i in (2 * columns)..<(4 * columns) { x[i] = 1000 + Float(i % 4096) * 0.25 }
+        do {
+            let h5 = try H5File.create(file)
+            try h5.writeFloats(x, shape: [4, columns], to: "/params/x")
+            try h5.close()
+        }
+        var bytes = [UInt8](try Data(contentsOf: URL(fileURLWithPath: file)))
+        let pattern = x[(2 * columns)...].prefix(8).withUnsafeBytes { Array($0) }
+        let start = try XCTUnwrap(firstIndex(of: pattern, in: bytes), "chunk bytes not found in the file")
+        bytes[start + 4_000_000] ^= 0x10
+        try Data(bytes).write(to: URL(fileURLWithPath: file))
+
+        let h5 = try H5File.open(file)
+        XCTAssertEqual(try h5.readFloats("/params/x", offset: [0, 0], count: [2, columns]), Array(x[..<(2 * columns)]))
+        XCTAssertThrowsError(try h5.verify("/params/x")) { error in
+            let text = String(describing: error)
+            XCTAssertTrue(text.contains("/params/x") && text.contains(file), text)
+            XCTAssertTrue(text.lowercased().contains("checksum"), text)
+        }
+    }
+
     private func firstIndex(of pattern: [UInt8], in bytes: [UInt8]) -> Int? {
         guard bytes.count >= pattern.count else { return nil }
         return (0...(bytes.count - pattern.count)).first { bytes[$0..<($0 + pattern.count)].elementsEqual(pattern) }

@@ -3,13 +3,22 @@ import Foundation
 
 /// The model part of a GemmaTrain checkpoint (`.h5`, layout in Docs/Checkpoints.md):
 ///
-///     /                   attrs format = "gemma-train", version = "1", kind = "causal-lm",
+///     /                   attrs format = "gemma-train", version = "1", kind = "causal-lm" | "reward-model",
 ///                         config = the model config as HF config.json text
 ///     /params/<HF name>   every parameter, full Float32 tensor, Fletcher-32 checksummed
 ///     /tokenizer/model    the SentencePiece model file's bytes (when known)
 public enum ModelFile {
+    /// The root `format` attribute of every GemmaTrain `.h5` file.
     public static let format = "gemma-train"
+    /// The root `version` attribute of a model file (model and tokenizer only).
     public static let version = "1"
+    /// The root `version` attribute of a training checkpoint: a model file plus `/optimizer` and
+    /// `/state` (written by the Training module's `CheckpointWriter`); ``load(_:)`` reads its model.
+    public static let checkpointVersion = "2"
+    /// The group holding the parameters: `/params/<HF name>`.
+    public static let paramsGroup = "/params"
+    /// The dataset holding the SentencePiece model's bytes.
+    public static let tokenizerDataset = "/tokenizer/model"
 
     /// What a model file holds.
     public struct Contents {
@@ -24,34 +33,39 @@ public enum ModelFile {
         public var description: String { "\(path): \(message)" }
     }
 
-    /// Writes `model` (and the tokenizer bytes) to `path` atomically: a temporary file in the same
-    /// directory is written, flushed and closed, then renamed over `path`, so an existing file is never
-    /// left half-written.
+    /// Writes `model` (and the tokenizer bytes) to `path` atomically (``AtomicPath``): a temporary file in
+    /// the same directory is written, closed and `fsync`ed, then renamed over `path`, so an existing file
+    /// is never left half-written.
     public static func save(_ model: GemmaModel, tokenizer: [UInt8]?, to path: String) throws {
-        try AtomicFile.write(to: path) { temporary in
+        try AtomicPath.write(path) { temporary in
             let file = try H5File.create(temporary)
             try file.setAttribute("format", format)
             try file.setAttribute("version", version)
             try file.setAttribute("kind", model.head.rawValue)
-            try file.setAttribute("config", String(decoding: try model.config.jsonData(head: model.head), as: UTF8.self))
+            try file.setAttribute("config", try model.config.jsonText(head: model.head))
             for (i, e) in model.parameters.entries.enumerated() {
                 let t = model.parameters.tensor(i)
                 try file.writeFloats(UnsafeBufferPointer(start: t.data, count: e.count), shape: e.shape,
-                                     to: "/params/\(e.name)")
+                                     to: "\(paramsGroup)/\(e.name)")
             }
-            if let tokenizer { try file.writeBytes(tokenizer, to: "/tokenizer/model") }
+            if let tokenizer { try file.writeBytes(tokenizer, to: tokenizerDataset) }
             try file.flush()
             try file.close()
         }
     }
 
-    /// Reads a model file written by ``save(_:tokenizer:to:)``; every tensor is checked against the
-    /// config's shapes and its checksum.
+    /// Reads a model file written by ``save(_:tokenizer:to:)``, or the model of a training checkpoint
+    /// (version ``checkpointVersion``); every tensor is checked against the config's shapes and its
+    /// checksum.
     public static func load(_ path: String) throws -> Contents {
         let file = try H5File.open(path)
         let format = try? file.stringAttribute("format")
         guard format == Self.format else {
             throw FormatError(path: path, message: "not a GemmaTrain checkpoint (root attribute format is \(format.map { "'\($0)'" } ?? "missing"))")
+        }
+        let version = try file.stringAttribute("version")
+        guard version == Self.version || version == checkpointVersion else {
+            throw FormatError(path: path, message: "attribute /@version is '\(version)'; this build reads \(Self.version) and \(checkpointVersion)")
         }
         let configText = try file.stringAttribute("config")
         let config: GemmaConfig
@@ -67,7 +81,7 @@ public enum ModelFile {
         }
         let model = GemmaModel(config: config, head: head)
         for (i, e) in model.parameters.entries.enumerated() {
-            let dataset = "/params/\(e.name)"
+            let dataset = "\(paramsGroup)/\(e.name)"
             guard file.contains(dataset) else { throw FormatError(path: path, message: "missing dataset \(dataset)") }
             let (shape, values) = try file.readFloats(dataset)
             guard shape == e.shape else {
@@ -75,7 +89,7 @@ public enum ModelFile {
             }
             values.withUnsafeBufferPointer { model.parameters.tensor(i).data.update(from: $0.baseAddress!, count: e.count) }
         }
-        let tokenizer = file.contains("/tokenizer/model") ? try file.readBytes("/tokenizer/model") : nil
+        let tokenizer = file.contains(tokenizerDataset) ? try file.readBytes(tokenizerDataset) : nil
         return Contents(model: model, tokenizer: tokenizer)
     }
 }
@@ -94,26 +108,9 @@ extension GemmaConfig {
         object["torch_dtype"] = "float32"
         return try JSONSerialization.data(withJSONObject: object, options: [.prettyPrinted, .sortedKeys])
     }
-}
 
-/// Writes files so that a crash never leaves a half-written file under the final name.
-enum AtomicFile {
-    /// Calls `body` with a temporary path next to `path`, then renames it over `path`. The temporary
-    /// file is removed if `body` throws.
-    static func write(to path: String, _ body: (String) throws -> Void) throws {
-        let url = URL(fileURLWithPath: path)
-        let temporary = url.deletingLastPathComponent()
-            .appendingPathComponent(".\(url.lastPathComponent).tmp-\(getpid())").path
-        do {
-            try body(temporary)
-            guard rename(temporary, path) == 0 else {
-                throw FormatError(path: path, message: "cannot rename \(temporary) to it: \(String(cString: strerror(errno)))")
-            }
-        } catch {
-            unlink(temporary)
-            throw error
-        }
+    /// ``jsonData(head:)`` as text: what the root `config` attribute of a `.h5` file holds.
+    public func jsonText(head: GemmaModel.Head = .causalLM) throws -> String {
+        String(decoding: try jsonData(head: head), as: UTF8.self)
     }
-
-    typealias FormatError = ModelFile.FormatError
 }
