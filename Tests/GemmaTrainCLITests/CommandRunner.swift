@@ -44,6 +44,38 @@ struct CommandRunner {
                       stderr: String(decoding: stderr, as: UTF8.self))
     }
 
+    /// Runs `gemma-train arguments` on `ranks` MPI ranks (one OpenBLAS thread each, oversubscribed when
+    /// needed) from the repository root.
+    static func mpirun(_ ranks: Int, _ arguments: [String], environment: [String: String] = [:]) throws -> Result {
+        var launcher = ["-np", "\(ranks)", "--oversubscribe", "--bind-to", "none", "-x", "OPENBLAS_NUM_THREADS=1"]
+        if getuid() == 0 { launcher.append("--allow-run-as-root") }
+        for (key, value) in environment { launcher += ["-x", "\(key)=\(value)"] }
+        return try inRoot { try run(launcher + [executable.path] + arguments, executable: "mpirun") }
+    }
+
+    /// `body` with the repository root as the current directory (configs name paths relative to it).
+    static func inRoot<R>(_ body: () throws -> R) rethrows -> R {
+        let previous = FileManager.default.currentDirectoryPath
+        FileManager.default.changeCurrentDirectoryPath(root.path)
+        defer { FileManager.default.changeCurrentDirectoryPath(previous) }
+        return try body()
+    }
+
+    /// Settings that keep a run of the tiny configs to a fraction of a second per step.
+    static let shortRun = ["--set", "train.warmup_steps=2", "--set", "train.batch_size=8", "--set", "train.micro_batch_size=2",
+                           "--set", "data.seq_len=64", "--set", "train.eval_every=0", "--set", "log.tensorboard=false"]
+
+    /// The `loss` of every step in `dir/metrics.jsonl`, in order.
+    static func losses(_ dir: URL) throws -> [Double] {
+        try records(dir).map { ($0["loss"] as! NSNumber).doubleValue }
+    }
+
+    /// The records of `dir/metrics.jsonl`.
+    static func records(_ dir: URL) throws -> [[String: Any]] {
+        let text = try String(contentsOf: dir.appendingPathComponent("metrics.jsonl"), encoding: .utf8)
+        return try text.split(separator: "\n").map { try JSONSerialization.jsonObject(with: Data($0.utf8)) as! [String: Any] }
+    }
+
     /// A fresh temporary directory.
     static func temporaryDirectory() throws -> URL {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("gemma-cli-\(UUID().uuidString)")

@@ -4,30 +4,13 @@ import XCTest
 /// Training under `mpirun` the way users launch it: the same config gives the same loss curve on every
 /// mesh, and a failing rank ends the whole job.
 final class MeshRunTests: XCTestCase {
-    /// Runs `gemma-train arguments` on `ranks` MPI ranks (one OpenBLAS thread each) from the repo root.
     func mpirun(_ ranks: Int, _ arguments: [String], environment: [String: String] = [:]) throws -> CommandRunner.Result {
-        var launcher = ["-np", "\(ranks)", "--oversubscribe", "--bind-to", "none", "-x", "OPENBLAS_NUM_THREADS=1"]
-        if getuid() == 0 { launcher.append("--allow-run-as-root") }
-        for (key, value) in environment { launcher += ["-x", "\(key)=\(value)"] }
-        let previous = FileManager.default.currentDirectoryPath
-        FileManager.default.changeCurrentDirectoryPath(CommandRunner.root.path)
-        defer { FileManager.default.changeCurrentDirectoryPath(previous) }
-        return try CommandRunner.run(launcher + [CommandRunner.executable.path] + arguments, executable: "mpirun")
+        try CommandRunner.mpirun(ranks, arguments, environment: environment)
     }
 
-    /// Settings that keep a 20-step run to seconds.
-    let short = ["--set", "train.steps=20", "--set", "train.warmup_steps=2", "--set", "train.batch_size=8",
-                 "--set", "train.micro_batch_size=2", "--set", "data.seq_len=64", "--set", "train.eval_every=0",
-                 "--set", "checkpoint.every=0", "--set", "log.tensorboard=false"]
+    let short = CommandRunner.shortRun + ["--set", "train.steps=20", "--set", "checkpoint.every=0"]
 
-    /// The `loss` of every step in `dir/metrics.jsonl`.
-    func losses(_ dir: URL) throws -> [Double] {
-        let text = try String(contentsOf: dir.appendingPathComponent("metrics.jsonl"), encoding: .utf8)
-        return try text.split(separator: "\n").map { line in
-            let object = try JSONSerialization.jsonObject(with: Data(line.utf8)) as! [String: Any]
-            return (object["loss"] as! NSNumber).doubleValue
-        }
-    }
+    func losses(_ dir: URL) throws -> [Double] { try CommandRunner.losses(dir) }
 
     func testSameCurveOnEveryMesh() throws {
         let base = try CommandRunner.temporaryDirectory()

@@ -4,10 +4,7 @@ import XCTest
 /// `pretrain|sft|reward` as a user runs them: a short run, and one-line errors for bad input.
 final class TrainCommandsTests: XCTestCase {
     func runTrain(_ arguments: [String]) throws -> CommandRunner.Result {
-        let previous = FileManager.default.currentDirectoryPath
-        FileManager.default.changeCurrentDirectoryPath(CommandRunner.root.path)
-        defer { FileManager.default.changeCurrentDirectoryPath(previous) }
-        return try CommandRunner.run(arguments)
+        try CommandRunner.inRoot { try CommandRunner.run(arguments) }
     }
 
     func testShortSFTRunThenChatReply() throws {

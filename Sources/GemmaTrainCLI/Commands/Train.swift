@@ -15,6 +15,14 @@ struct TrainOptions: ParsableArguments {
     @Option(help: "The mesh, e.g. data=1,model=1 (overrides mesh: in the config).")
     var mesh: String?
 
+    @Option(help: ArgumentHelp("Continue a run: auto (the newest good checkpoint of run.dir; a fresh start if there is none) or a checkpoint path.",
+                               valueName: "auto|path"))
+    var resume: String?
+
+    @Option(name: .customLong("init"), help: ArgumentHelp("Start a new run from these weights only: a GemmaTrain .h5 file or a Hugging Face directory (sets model.init).",
+                                                          valueName: "path"))
+    var initFrom: String?
+
     /// Loads the config with the overrides and runs `task` on this rank of the MPI job (a job of one
     /// process when not started by `mpirun`). An error on any rank ends the whole job.
     func run(_ task: Task) throws {
@@ -27,6 +35,8 @@ struct TrainOptions: ParsableArguments {
         try reportingErrors {
             var all = overrides
             if let mesh { all += try RunConfig.meshOverrides(mesh) }
+            if let resume { all.append("checkpoint.resume='\(resume)'") }
+            if let initFrom { all.append("model.init='\(initFrom)'") }
             let config = try RunConfig.load(path: config, overrides: all)
             let world = try World()
             try failingFast(world) {

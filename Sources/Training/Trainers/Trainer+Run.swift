@@ -13,24 +13,31 @@ extension Trainer {
         public var checkpoint: String
     }
 
-    /// Trains `train.steps` steps; returns the summary (the same on every rank). Only rank 0 writes
-    /// files and progress; every rank must call this.
+    /// Trains until `train.steps` (continuing after the checkpoint `checkpoint.resume` names, if any);
+    /// returns the summary (the same on every rank). Only rank 0 writes files and progress; every rank
+    /// must call this. SIGTERM or SIGINT ends the run after the current step with a checkpoint.
     /// - Parameter onStep: called after each step with its number, input tokens (whole global batch) and
     ///   wall seconds.
     @discardableResult
     public func run(onStep: (Int, Int, Double) -> Void = { _, _, _ in }) throws -> Summary {
         let t = config.train
-        let metrics = isLeader ? try MetricsLog(directory: runDirectory) : nil
-        let events = isLeader && config.log.tensorboard ? try TensorBoardWriter(directory: runDirectory) : nil
+        let resumed = try resolveResume().map { try restore(from: $0) }
+        if let resumed { log("resuming from \(resumed.path) after step \(resumed.step)") }
+        let first = (resumed?.step ?? 0) + 1
+        let metrics = isLeader ? try MetricsLog(directory: runDirectory, resumingAfter: resumed?.step) : nil
+        let events = isLeader && config.log.tensorboard
+            ? try TensorBoardWriter(directory: runDirectory, resumingAfter: resumed?.step) : nil
         let progress = ProgressDisplay(totalSteps: t.steps, every: config.log.every, enabled: isLeader)
+        StopRequest.install()
         let start = ContinuousClock.now
-        var tokensSeen = 0, skipped = 0
+        var tokensSeen = resumed?.tokensSeen ?? 0, skipped = 0
         var firstLoss: Double?, lastLoss = 0.0
         var lastEval: (loss: Double, accuracy: Double?)?
+        var last = first - 1  // the last completed step
         log("training \(task.rawValue): \(model.config.parameterCount.total) parameters, \(t.steps) steps of \(t.batchSize) sequences"
             + (mesh.map { " on mesh \($0.description)" } ?? ""))
         log(memoryReport())
-        for step in 1...t.steps {
+        for step in first...t.steps {
             try FaultInjection.fromEnvironment?.check(rank: mesh?.worldRank ?? 0, step: step)
             let stepStart = ContinuousClock.now
             let lr = schedule.rate(at: step)
@@ -38,46 +45,59 @@ extension Trainer {
             let (loss, stepTokens, extra) = try forwardBackward(step: step)
             try optimizer.reduceGradients()
             let gradNorm = try optimizer.clipGradients(maxNorm: Float(t.gradClip))
-            guard loss.isFinite && gradNorm.isFinite else {
-                if t.nanPolicy == .skip {
-                    skipped += 1
-                    progress.message("step \(step): non-finite loss \(loss) or gradient norm \(gradNorm); step skipped (\(skipped) so far)")
-                    continue
+            last = step
+            if loss.isFinite && gradNorm.isFinite {
+                try optimizer.step(learningRate: lr)
+                onStep(step, stepTokens, (ContinuousClock.now - stepStart).seconds)
+                tokensSeen += stepTokens
+                firstLoss = firstLoss ?? loss
+                lastLoss = loss
+                var record = StepRecord(
+                    step: step, loss: Float(loss), lr: lr, gradNorm: Float(gradNorm), tokens: tokensSeen,
+                    tokensPerSecond: Double(stepTokens) / (ContinuousClock.now - stepStart).seconds,
+                    elapsedSeconds: (ContinuousClock.now - start).seconds, extra: extra)
+                if t.evalEvery > 0 && (step % t.evalEvery == 0 || step == t.steps), let e = try evaluate() {
+                    lastEval = e
+                    record.extra.append(("eval_loss", e.loss))
+                    if let a = e.accuracy { record.extra.append(("eval_accuracy", a)) }
                 }
+                try metrics?.append(record)
+                try events?.append(record)
+                progress.update(record)
+            } else if t.nanPolicy == .skip {  // every rank sees the same reduced loss and norm
+                skipped += 1
+                progress.message("step \(step): non-finite loss \(loss) or gradient norm \(gradNorm); step skipped (\(skipped) so far)")
+            } else {
                 throw TrainingError("step \(step): non-finite loss \(loss) or gradient norm \(gradNorm) (train.nan_policy: abort)")
             }
-            try optimizer.step(learningRate: lr)
-            onStep(step, stepTokens, (ContinuousClock.now - stepStart).seconds)
-            tokensSeen += stepTokens
-            firstLoss = firstLoss ?? loss
-            lastLoss = loss
-            var record = StepRecord(
-                step: step, loss: Float(loss), lr: lr, gradNorm: Float(gradNorm), tokens: tokensSeen,
-                tokensPerSecond: Double(stepTokens) / (ContinuousClock.now - stepStart).seconds,
-                elapsedSeconds: (ContinuousClock.now - start).seconds, extra: extra)
-            if t.evalEvery > 0 && (step % t.evalEvery == 0 || step == t.steps), let e = try evaluate() {
-                lastEval = e
-                record.extra.append(("eval_loss", e.loss))
-                if let a = e.accuracy { record.extra.append(("eval_accuracy", a)) }
+            if let signal = try stopRequested() {
+                progress.message("signal \(signal): stopping after step \(step)")
+                break
             }
-            try metrics?.append(record)
-            try events?.append(record)
-            progress.update(record)
             if config.checkpoint.every > 0 && step % config.checkpoint.every == 0 && step < t.steps {
-                try saveCheckpoint(step: step)
+                try saveCheckpoint(step: step, tokensSeen: tokensSeen)
             }
         }
         progress.finish()
-        if lastEval == nil, let e = try evaluate() { lastEval = e }
-        let path = try saveCheckpoint(step: t.steps)
+        if last == t.steps, lastEval == nil, let e = try evaluate() { lastEval = e }
+        let path = try saveCheckpoint(step: last, tokensSeen: tokensSeen)
         try metrics?.close()
         try events?.close()
         let summary = Summary(firstLoss: firstLoss ?? .nan, lastLoss: lastLoss, evalLoss: lastEval?.loss,
                               evalAccuracy: lastEval?.accuracy, skippedSteps: skipped, checkpoint: path)
-        log("done: loss \(summary.firstLoss) -> \(summary.lastLoss)"
+        log((last < t.steps ? "stopped at step \(last) of \(t.steps)" : "done") + ": loss \(summary.firstLoss) -> \(summary.lastLoss)"
             + (summary.evalLoss.map { ", eval loss \($0)" } ?? "") + (summary.evalAccuracy.map { ", eval accuracy \($0)" } ?? "")
             + "; saved \(path)")
         return summary
+    }
+
+    /// The stop signal any rank received (one small all-reduce on a mesh, so that every rank stops after
+    /// the same step), else nil.
+    func stopRequested() throws -> Int32? {
+        let local = Double(StopRequest.received ?? 0)
+        guard let mesh, mesh.world.size > 1 else { return local > 0 ? Int32(local) : nil }
+        let any = try mesh.world.communicator.allReduceMax([local])[0]
+        return any > 0 ? Int32(any) : nil
     }
 
     /// Forward and backward of step `step` on this rank's slice of the global batch: the step's loss,
@@ -158,35 +178,6 @@ extension Trainer {
             + (optimizer.zero ? " (ZeRO-1 shard \(optimizer.range.count) of \(p))" : "")
     }
 
-    /// Writes `ckpt-<step>.h5` (model and tokenizer) in the run directory, keeping the newest
-    /// `checkpoint.keep` (0 keeps all). Returns its path. Every rank calls it: the shards of data
-    /// replica 0 are gathered to rank 0 one tensor at a time, and rank 0 writes.
-    @discardableResult
-    func saveCheckpoint(step: Int) throws -> String {
-        let name = String(format: "ckpt-%08d.h5", step)
-        let path = runDirectory.appendingPathComponent(name).path
-        let store = model.parameters
-        var whole = model.tensorParallel == nil ? model : nil
-        if whole == nil && (mesh?.dataRank ?? 0) == 0 {
-            let full = isLeader ? GemmaModel(config: model.config, head: model.head) : nil
-            for (i, e) in store.entries.enumerated() {
-                let local = UnsafeBufferPointer(start: store.tensor(i).data, count: e.count)
-                if let values = try FullTensors.gather(e, local: local, modelAxis: mesh?.modelAxis), let full {
-                    values.withUnsafeBufferPointer { full.parameters[e.name]!.data.update(from: $0.baseAddress!, count: $0.count) }
-                }
-            }
-            whole = full
-        }
-        if isLeader, let whole {
-            try ModelFile.save(whole, tokenizer: [UInt8](tokenizer.modelData), to: path)
-            let existing = try FileManager.default.contentsOfDirectory(atPath: runDirectory.path)
-                .filter { $0.hasPrefix("ckpt-") && $0.hasSuffix(".h5") }.sorted()
-            for old in config.checkpoint.keep > 0 ? Array(existing.dropLast(config.checkpoint.keep)) : [] {
-                try? FileManager.default.removeItem(at: runDirectory.appendingPathComponent(old))
-            }
-        }
-        return path
-    }
 }
 
 extension Duration {

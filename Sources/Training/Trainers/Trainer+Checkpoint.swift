@@ -1,0 +1,121 @@
+import Foundation
+import Gemma
+import Mesh
+import NN
+
+/// Full-state checkpoints of a run on any mesh (Docs/Checkpoints.md): rank 0 writes full tensors,
+/// gathered one at a time; every rank reads its own shards back, whatever mesh wrote them.
+extension Trainer {
+    /// The position a run continues from.
+    struct Resumed {
+        /// The last completed step.
+        let step: Int
+        let tokensSeen: Int
+        let path: String
+    }
+
+    /// Writes `ckpt-<step>.h5` with parameters, AdamW moments and the run state, points `latest` at it
+    /// and keeps the newest `checkpoint.keep`. Every rank calls it; rank 0 writes. Returns the path.
+    @discardableResult
+    func saveCheckpoint(step: Int, tokensSeen: Int) throws -> String {
+        let directory = CheckpointDirectory(path: runDirectory.path)
+        let path = directory.checkpointPath(step: step)
+        let writer = isLeader ? try CheckpointWriter(path: path) : nil
+        defer { writer?.abandon() }
+        let store = model.parameters
+        let adam = optimizer.adam
+        for (i, e) in store.entries.enumerated() {
+            let values = UnsafeBufferPointer(start: store.tensor(i).data, count: e.count)
+            try writeFull(e, .params, local: values, writer)
+            for (group, moment) in [(TensorGroup.adamM, adam.m), (.adamV, adam.v)] {
+                // This rank's piece of the entry's moments (its ZeRO shard may hold part or none of it),
+                // concatenated over `data` in rank order: the whole local-model moment at data rank 0.
+                let mine = adam.range.clamped(to: e.offset..<(e.offset + e.count))
+                let piece = UnsafeBufferPointer(start: moment.data + (mine.lowerBound - adam.range.lowerBound), count: mine.count)
+                let local = optimizer.zero ? try mesh!.dataAxis.gather(piece) : Array(piece)
+                try local.withUnsafeBufferPointer { try writeFull(e, group, local: $0, writer) }
+            }
+        }
+        let t = config.train
+        let state = CheckpointState(
+            kind: model.head, modelConfig: try model.config.jsonText(head: model.head), step: step, tokensSeen: tokensSeen,
+            optimizer: .init(step: adam.step, learningRate: adam.learningRate, beta1: adam.beta1, beta2: adam.beta2,
+                             epsilon: adam.epsilon, weightDecay: adam.weightDecay),
+            data: .init(seed: UInt64(config.run.seed), epoch: step * t.batchSize / max(trainingRows, 1),
+                        nextIndex: step * t.batchSize),
+            scheduleStep: step, randomness: .init(seed: UInt64(config.run.seed)), runConfig: config.yaml(),
+            mesh: config.mesh)
+        if let writer {
+            try writer.commit(state: state, tokenizer: [UInt8](tokenizer.modelData))
+            for removed in try directory.prune(keep: config.checkpoint.keep) { log("removed old checkpoint \(removed)") }
+        }
+        return path
+    }
+
+    /// Gathers the full tensor of `entry` from this data replica-0 model group's `local` shards to rank
+    /// 0, which writes it to `group`. Ranks of other data replicas have nothing to add.
+    private func writeFull(_ entry: ParameterStore.Entry, _ group: TensorGroup, local: UnsafeBufferPointer<Float>,
+                           _ writer: CheckpointWriter?) throws {
+        guard (mesh?.dataRank ?? 0) == 0 else { return }
+        guard let full = try FullTensors.gather(entry, local: local, modelAxis: mesh?.modelAxis) else { return }
+        try full.withUnsafeBufferPointer {
+            try writer?.write(group, name: entry.name, shape: entry.sharding.fullShape, values: $0)
+        }
+    }
+
+    /// Rows of the training data (for the data cursor's epoch).
+    var trainingRows: Int { lmTrain?.rows.count ?? pairTrain?.rows.count ?? 0 }
+
+    /// Where `checkpoint.resume` says to continue from: rank 0 resolves it (`auto`: the newest good
+    /// checkpoint of the run directory, falling back past damaged ones) and tells the other ranks.
+    /// Nil for a fresh start.
+    func resolveResume() throws -> String? {
+        guard let resume = config.checkpoint.resume else { return nil }
+        var path: String?
+        if isLeader {
+            path = try CheckpointDirectory(path: runDirectory.path).resolve(resume: resume, log: log)
+        }
+        guard let mesh, mesh.world.size > 1 else { return path }
+        let bytes = try mesh.world.communicator.broadcast(Array((path ?? "").utf8))
+        return bytes.isEmpty ? nil : String(decoding: bytes, as: UTF8.self)
+    }
+
+    /// Loads parameters, moments and the optimizer step from the checkpoint at `path` into this rank's
+    /// shards (any mesh wrote it: full tensors are read and this rank's part is taken).
+    func restore(from path: String) throws -> Resumed {
+        let reader = try CheckpointReader.open(path)
+        try reader.checkModel(model.config, kind: model.head)
+        let state = try reader.trainingState()
+        let store = model.parameters
+        let adam = optimizer.adam
+        var shard = [Float]()
+        for (i, e) in store.entries.enumerated() {
+            try read(reader, .params, e, into: store.tensor(i).data)
+            for (group, moment) in [(TensorGroup.adamM, adam.m), (.adamV, adam.v)] {
+                let mine = adam.range.clamped(to: e.offset..<(e.offset + e.count))
+                guard !mine.isEmpty else { continue }
+                shard = [Float](repeating: 0, count: e.count)
+                try shard.withUnsafeMutableBufferPointer { try read(reader, group, e, into: $0.baseAddress!) }
+                shard.withUnsafeBufferPointer { full in
+                    (moment.data + (mine.lowerBound - adam.range.lowerBound))
+                        .update(from: full.baseAddress! + (mine.lowerBound - e.offset), count: mine.count)
+                }
+            }
+        }
+        adam.step = state.optimizer.step
+        guard state.step < config.train.steps else {
+            throw TrainingError("\(path): the checkpoint is at step \(state.step); train.steps (\(config.train.steps)) leaves nothing to train")
+        }
+        return Resumed(step: state.step, tokensSeen: state.tokensSeen, path: path)
+    }
+
+    /// Reads the full tensor `entry.name` of `group` and writes this rank's shard of it to `destination`.
+    private func read(_ reader: CheckpointReader, _ group: TensorGroup, _ entry: ParameterStore.Entry,
+                      into destination: UnsafeMutablePointer<Float>) throws {
+        let (shape, values) = try reader.read(group, name: entry.name)
+        guard shape == entry.sharding.fullShape else {
+            throw TrainingError("\(reader.path): dataset \(group.dataset(entry.name)) has shape \(shape), the model needs \(entry.sharding.fullShape)")
+        }
+        values.withUnsafeBufferPointer { entry.sharding.extract(from: $0.baseAddress!, into: destination) }
+    }
+}
