@@ -30,6 +30,7 @@ struct CommandRunner {
             process.executableURL = executable
             process.arguments = arguments
         }
+        process.environment = childEnvironment
         let out = Pipe(), err = Pipe(), input = Pipe()
         process.standardOutput = out
         process.standardError = err
@@ -42,6 +43,14 @@ struct CommandRunner {
         process.waitUntilExit()
         return Result(status: process.terminationStatus, stdout: String(decoding: stdout, as: UTF8.self),
                       stderr: String(decoding: stderr, as: UTF8.self))
+    }
+
+    /// This process's environment without what MPI put there when a test initialised it in this process
+    /// (a singleton job): a child `mpirun` or `gemma-train` would take it for its own job's.
+    static var childEnvironment: [String: String] {
+        ProcessInfo.processInfo.environment.filter { key, _ in
+            key.hasPrefix("OMPI_ALLOW") || !["OMPI_", "PMIX_", "OPAL_", "ORTE_"].contains { key.hasPrefix($0) }
+        }
     }
 
     /// Runs `gemma-train arguments` on `ranks` MPI ranks (one OpenBLAS thread each, oversubscribed when

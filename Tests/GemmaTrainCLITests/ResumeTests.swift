@@ -66,6 +66,7 @@ final class ResumeTests: XCTestCase {
         process.arguments = ["pretrain", "--config", "Configs/pretrain-tiny.yaml", "--set", "run.dir=\(dir.path)"]
             + CommandRunner.shortRun + ["--set", "train.steps=100000", "--set", "checkpoint.every=0"]
         process.standardError = FileHandle.nullDevice
+        process.environment = CommandRunner.childEnvironment
         try process.run()
         while (try? CommandRunner.records(dir).count) ?? 0 < 3 { usleep(50_000) }
         process.terminate()  // SIGTERM
