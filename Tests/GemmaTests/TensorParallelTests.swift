@@ -149,3 +149,18 @@ final class TensorParallelTests: XCTestCase {
         }
     }
 }
+
+extension TensorParallelTests {
+    /// The memory report's claim: with model=2 a rank holds at most 0.55 of the bench model's
+    /// parameters (embedding included).
+    func testModelAxisOfTwoHalvesTheBenchModel() throws {
+        let bench = GemmaConfig.presets["bench"]!
+        let whole = GemmaModel(config: bench).parameters.count
+        let group = ThreadGroup(size: 2)
+        for rank in 0..<2 {
+            let tp = try TensorParallel(config: bench, group: Member(rank: rank, group: group))
+            let shard = GemmaModel(config: bench, tensorParallel: tp).parameters.count
+            XCTAssertLessThanOrEqual(Double(shard), 0.55 * Double(whole), "rank \(rank): \(shard) of \(whole)")
+        }
+    }
+}

@@ -18,6 +18,7 @@ extension Trainer {
     /// and keeps the newest `checkpoint.keep`. Every rank calls it; rank 0 writes. Returns the path.
     @discardableResult
     func saveCheckpoint(step: Int, tokensSeen: Int) throws -> String {
+        let started = ContinuousClock.now
         let directory = CheckpointDirectory(path: runDirectory.path)
         let path = directory.checkpointPath(step: step)
         let writer = isLeader ? try CheckpointWriter(path: path) : nil
@@ -47,6 +48,7 @@ extension Trainer {
             mesh: config.mesh)
         if let writer {
             try writer.commit(state: state, tokenizer: [UInt8](tokenizer.modelData))
+            log("saved \(path) (\(Self.rate(path, since: started)))")
             for removed in try directory.prune(keep: config.checkpoint.keep) { log("removed old checkpoint \(removed)") }
         }
         return path
@@ -61,6 +63,13 @@ extension Trainer {
         try full.withUnsafeBufferPointer {
             try writer?.write(group, name: entry.name, shape: entry.sharding.fullShape, values: $0)
         }
+    }
+
+    /// `"<size> MB in <seconds> s, <rate> MB/s"` for the file at `path`, timed from `start`.
+    static func rate(_ path: String, since start: ContinuousClock.Instant) -> String {
+        let megabytes = Double((try? FileManager.default.attributesOfItem(atPath: path)[.size] as? Int) ?? 0) / 1e6
+        let seconds = (ContinuousClock.now - start).seconds
+        return String(format: "%.1f MB in %.2f s, %.0f MB/s", megabytes, seconds, megabytes / max(seconds, 1e-9))
     }
 
     /// Rows of the training data (for the data cursor's epoch).
@@ -83,6 +92,8 @@ extension Trainer {
     /// Loads parameters, moments and the optimizer step from the checkpoint at `path` into this rank's
     /// shards (any mesh wrote it: full tensors are read and this rank's part is taken).
     func restore(from path: String) throws -> Resumed {
+        let started = ContinuousClock.now
+        defer { log("read \(path) (\(Self.rate(path, since: started)))") }
         let reader = try CheckpointReader.open(path)
         try reader.checkModel(model.config, kind: model.head)
         let state = try reader.trainingState()
