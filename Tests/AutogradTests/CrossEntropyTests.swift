@@ -32,6 +32,23 @@ final class CrossEntropyTests: XCTestCase {
         }
     }
 
+    /// Backward from logits kept in forward (the default at these sizes) and from logits recomputed
+    /// chunk by chunk (`logitCacheBytes: 0`): the same gradients, accumulated into existing ones too.
+    func testKeptAndRecomputedLogitsGiveTheSameGradients() {
+        let targets: [Int32] = [0, -100, 13, 28, 5]
+        var results: [[Float]] = []
+        for cacheBytes in [crossEntropyLogitCacheBytes, 0] {
+            var rng = TestRNG(seed: 9)  // the same inputs for both
+            let h = rng.tensor([5, 11]), w = rng.tensor([29, 11])
+            for _ in 0..<2 {  // the second pass accumulates
+                crossEntropy(hidden: h, weight: w, targets: targets, normalizer: 7, chunkSize: 12,
+                             logitCacheBytes: cacheBytes).loss.backward()
+            }
+            results.append(h.grad!.scalars + w.grad!.scalars)
+        }
+        for (a, b) in zip(results[0], results[1]) { XCTAssertEqual(a, b, accuracy: 1e-6) }
+    }
+
     // MARK: against a Double reference
 
     /// Tolerances: loss within 1e-5 relative; each gradient within 1e-5 of the largest magnitude of the

@@ -12,11 +12,12 @@ public let ignoreIndex: Int32 = -100
 /// Forward walks the vocabulary in chunks of `chunkSize` columns: one sgemm gives the chunk's logits
 /// `[N, Vc]`, and each row folds them into a running max and sum of exponentials (online logsumexp) and
 /// picks up its target logit when the chunk holds it. Only the per-row logsumexp `[N]` is saved.
-/// Backward recomputes each chunk's logits, turns them in place into
+/// Backward takes each chunk's logits (kept from forward in an `[N, V]` buffer when that is at most
+/// ``crossEntropyLogitCacheBytes``, else recomputed), turns them in place into
 /// `dlogits = (softmax - onehot(target)) · g / (normalizer ?? count)` (zero for ignored rows), then
 /// `dHidden += dlogits · W[chunk]` and `dW[chunk] = dlogitsᵀ · hidden` by sgemm. Peak scratch is one
-/// `[N, Vc]` buffer; the cost is four `N·V·D` products (forward, recompute, two gradients) plus two
-/// passes of `exp` over `N·V` elements.
+/// `[N, Vc]` buffer (or the kept logits); the cost is three `N·V·D` products (forward, two gradients),
+/// four when the logits are recomputed, plus two passes of `exp` over `N·V` elements.
 ///
 /// - Parameters:
 ///   - hidden: `[N, D]` final hidden states (`N = B*T`).
@@ -28,6 +29,8 @@ public let ignoreIndex: Int32 = -100
 ///     summed gradients equal those of one big batch. Must be positive.
 ///   - chunkSize: vocabulary columns per chunk. At `N = 2048, D = 512, V = 8192` the cost is flat from 512
 ///     to 8192 columns; 2048 keeps sgemm's panels large while the `[N, Vc]` scratch stays 16 MiB.
+///   - logitCacheBytes: the largest `[N, V]` logits kept from forward to backward; larger ones are
+///     recomputed chunk by chunk in backward (0 always recomputes).
 ///   - shard: for the vocabulary-parallel loss, the rows of the vocabulary `weight` holds on this rank
 ///     (``VocabShard``). Each rank folds its own columns into per-row (max, sum-exp, target logit);
 ///     three reductions over `shard.group` (max, then sum-exp and target logit together) give every rank
@@ -38,7 +41,7 @@ public let ignoreIndex: Int32 = -100
 ///   `count` is 0 and `normalizer` is nil the loss is 0 and the gradients are zero.
 public func crossEntropy(
     hidden: Tensor, weight: Tensor, targets: [Int32], normalizer: Int? = nil, chunkSize: Int = 2048,
-    shard: VocabShard? = nil
+    shard: VocabShard? = nil, logitCacheBytes: Int = crossEntropyLogitCacheBytes
 ) -> (loss: Tensor, count: Int) {
     shapeCheck(hidden.rank == 2 && weight.rank == 2 && hidden.shape[1] == weight.shape[1],
                "crossEntropy: need hidden [N, D] and weight [V, D], got hidden \(hidden.shape), weight \(weight.shape)")
@@ -56,7 +59,11 @@ public func crossEntropy(
         count += 1
     }
     let valid = shard?.validRows ?? rows
-    let chunks = VocabChunks(n: n, d: d, v: valid, firstRow: shard?.firstRow ?? 0, width: max(1, min(chunkSize, valid)))
+    // Keep the logits for backward when they are small enough (saves a quarter of the products).
+    let recording = GradMode.isEnabled && (hidden.requiresGrad || weight.requiresGrad)
+    let cache = recording && n * valid * 4 <= logitCacheBytes ? Tensor(uninitialized: [n, valid]) : nil
+    let chunks = VocabChunks(n: n, d: d, v: valid, firstRow: shard?.firstRow ?? 0, width: max(1, min(chunkSize, valid)),
+                             cache: cache)
     let (lse, targetLogit) = chunks.forward(hidden.data, weight.data, targets, group: shard?.group)
     var total = 0.0
     for row in 0..<n where targets[row] != ignoreIndex {
@@ -85,7 +92,12 @@ public func crossEntropy(
     return (loss, count)
 }
 
-/// The chunked kernels of ``crossEntropy(hidden:weight:targets:normalizer:chunkSize:shard:)``: the local
+/// Largest `[N, V]` logits (in bytes) the cross-entropy keeps from forward to backward instead of
+/// recomputing them: 128 MiB (the bench model's `2048 x 8192` logits are 64 MiB; Gemma's 256k
+/// vocabulary recomputes).
+public let crossEntropyLogitCacheBytes = 128 << 20
+
+/// The chunked kernels of ``crossEntropy(hidden:weight:targets:normalizer:chunkSize:shard:logitCacheBytes:)``: the local
 /// vocabulary `0..<v` (global ids `firstRow ..< firstRow + v`) is cut into chunks of `width` columns
 /// (the last may be narrower).
 private struct VocabChunks {
@@ -94,6 +106,8 @@ private struct VocabChunks {
     let firstRow: Int
     /// Columns per chunk (`Vc`).
     let width: Int
+    /// `[N, v]`: every chunk's logits, kept from forward for backward; nil to recompute them.
+    let cache: Tensor?
 
     /// Chunk column ranges, in order.
     var ranges: some Sequence<Range<Int>> {
@@ -108,7 +122,7 @@ private struct VocabChunks {
     func forward(
         _ hidden: UnsafePointer<Float>, _ weight: UnsafePointer<Float>, _ targets: [Int32], group: (any ShardGroup)?
     ) -> (lse: Tensor, targetLogit: Tensor) {
-        let scratch = Tensor(uninitialized: [n, width])            // [N, Vc] one chunk of logits
+        let scratch = Tensor(uninitialized: cache == nil ? [n, width] : [0])  // [N, Vc] one chunk of logits
         let runningMax = Tensor(repeating: -.infinity, shape: [n])  // [N] max of the logits seen so far
         let runningSum = Tensor(zeros: [n])                         // [N] Σ e^(logit - runningMax) so far
         let targetLogit = Tensor(zeros: [n])                        // [N]
@@ -116,14 +130,14 @@ private struct VocabChunks {
         defer { withExtendedLifetime((scratch, runningMax)) {} }  // only raw pointers are used below
         for cols in ranges {
             let w = cols.count
+            let (logits, ld) = chunkBuffer(cols, scratch)
             BLAS.gemm(transB: true, m: n, n: w, k: d, a: hidden, b: weight + cols.lowerBound * d,
-                      c: scratch.data)                              // [N, w] = hidden [N, D] · W[cols]ᵀ [D, w]
-            let logits = UnsafePointer(scratch.data)
+                      c: logits, ldc: ld)                           // [N, w] = hidden [N, D] · W[cols]ᵀ [D, w]
             Parallel.chunks(n, grain: rowGrain) { r0, r1 in
                 for r in r0..<r1 {
                     guard targets[r] != ignoreIndex else { continue }
                     let t = Int(targets[r]) - firstRow
-                    let x = logits + r * w
+                    let x = UnsafePointer(logits + r * ld)
                     let newMax = max(m[r], Vector.max(x, w))
                     s[r] = s[r] * Foundation.exp(m[r] - newMax) + sumExp(x, w, minus: newMax)
                     m[r] = newMax
@@ -134,6 +148,12 @@ private struct VocabChunks {
         if let group { combine(group, runningMax, runningSum, targetLogit, targets) }
         for r in 0..<n { s[r] = m[r] + Foundation.log(s[r]) }  // the sum becomes the logsumexp
         return (runningSum, targetLogit)
+    }
+
+    /// Where chunk `cols`'s logits live and their row stride: in the kept logits, or in `scratch`.
+    private func chunkBuffer(_ cols: Range<Int>, _ scratch: Tensor) -> (UnsafeMutablePointer<Float>, Int) {
+        if let cache { return (cache.data + cols.lowerBound, v) }
+        return (scratch.data, cols.count)
     }
 
     /// Turns each rank's (max, sum-exp, target logit) over its columns into the whole vocabulary's:
@@ -162,29 +182,30 @@ private struct VocabChunks {
         dHidden: UnsafeMutablePointer<Float>?, accumulateHidden: Bool,
         dWeight: UnsafeMutablePointer<Float>?, accumulateWeight: Bool
     ) {
-        let scratch = Tensor(uninitialized: [n, width])  // [N, Vc] one chunk of logits, then of dlogits
+        // [N, Vc] one chunk of logits, then of dlogits, unless forward kept them all
+        let scratch = Tensor(uninitialized: cache == nil ? [n, width] : [0])
         defer { withExtendedLifetime(scratch) {} }
         var hiddenWritten = accumulateHidden              // false until dHidden holds values (it starts uninitialised)
         for cols in ranges {
             let w = cols.count
             let wChunk = weight + cols.lowerBound * d     // [w, D]
-            BLAS.gemm(transB: true, m: n, n: w, k: d, a: hidden, b: wChunk, c: scratch.data)
-            let dlogits = scratch.data
+            let (dlogits, ld) = chunkBuffer(cols, scratch)
+            if cache == nil { BLAS.gemm(transB: true, m: n, n: w, k: d, a: hidden, b: wChunk, c: dlogits) }
             Parallel.chunks(n, grain: rowGrain) { r0, r1 in
                 for r in r0..<r1 {
                     let t = Int(targets[r]) - firstRow
-                    let x = dlogits + r * w
+                    let x = dlogits + r * ld
                     guard targets[r] != ignoreIndex else { x.update(repeating: 0, count: w); continue }
                     expInPlace(x, w, minus: lse[r], scale: scale)  // softmax · scale
                     if cols.contains(t) { x[t - cols.lowerBound] -= scale }
                 }
             }
             if let dHidden {  // [N, D] += dlogits [N, w] · W[cols] [w, D]
-                BLAS.gemm(m: n, n: d, k: w, a: dlogits, b: wChunk, beta: hiddenWritten ? 1 : 0, c: dHidden)
+                BLAS.gemm(m: n, n: d, k: w, a: dlogits, lda: ld, b: wChunk, beta: hiddenWritten ? 1 : 0, c: dHidden)
                 hiddenWritten = true
             }
             if let dWeight {  // dW[cols] [w, D] = dlogitsᵀ [w, N] · hidden [N, D]; chunks are disjoint rows
-                BLAS.gemm(transA: true, m: w, n: d, k: n, a: dlogits, b: hidden,
+                BLAS.gemm(transA: true, m: w, n: d, k: n, a: dlogits, lda: ld, b: hidden,
                           beta: accumulateWeight ? 1 : 0, c: dWeight + cols.lowerBound * d)
             }
         }

@@ -12,7 +12,7 @@ import NN
 ///     norms, score                      replicated
 ///
 /// Each attention and MLP block then costs one all-reduce forward (after o / down) and one backward
-/// (before q/k/v / gate/up); the embedding one forward; the cross-entropy three small ones.
+/// (before q/k/v / gate/up); the embedding one forward; the cross-entropy two small ones (row max, then sum-exp and target logit).
 public struct TensorParallel {
     /// The ranks sharing the model.
     public let group: any ShardGroup
