@@ -88,23 +88,16 @@ extension H5File {
     /// Reads every value of attribute `name` on `object` as `memoryType`; with `single`, exactly one.
     private func readNumericAttribute<T: Numeric>(_ name: String, on object: String, typeClass: H5T_class_t,
                                                   memoryType: hid_t, single: Bool) throws -> [T] {
-        silenceHDF5ErrorPrinting()
-        let label = Self.attributeLabel(name, on: object)
-        let attribute = try check(
-            H5Aopen_by_name(id, object, name, gt_h5p_default(), gt_h5p_default()), "H5Aopen_by_name", label)
-        defer { H5Aclose(attribute) }
-        let type = try check(H5Aget_type(attribute), "H5Aget_type", label)
-        defer { H5Tclose(type) }
-        let space = try check(H5Aget_space(attribute), "H5Aget_space", label)
-        defer { H5Sclose(space) }
-        let count = Int(try check(H5Sget_simple_extent_npoints(space), "H5Sget_simple_extent_npoints", label))
-        guard H5Tget_class(type) == typeClass, count > 0, !single || count == 1 else {
-            let kind = typeClass == H5T_FLOAT ? "floating-point" : "integer"
-            throw H5Error(call: "H5File.readAttribute", file: path, object: label, code: -1,
-                          detail: single ? "not a single \(kind) value" : "not \(kind) values")
+        try withAttribute(name, on: object) { attribute, type, space, label in
+            let count = Int(try check(H5Sget_simple_extent_npoints(space), "H5Sget_simple_extent_npoints", label))
+            guard H5Tget_class(type) == typeClass, count > 0, !single || count == 1 else {
+                let kind = typeClass == H5T_FLOAT ? "floating-point" : "integer"
+                throw H5Error(call: "H5File.readAttribute", file: path, object: label, code: -1,
+                              detail: single ? "not a single \(kind) value" : "not \(kind) values")
+            }
+            var values = [T](repeating: 0, count: count)
+            try check(values.withUnsafeMutableBytes { H5Aread(attribute, memoryType, $0.baseAddress) }, "H5Aread", label)
+            return values
         }
-        var values = [T](repeating: 0, count: count)
-        try check(values.withUnsafeMutableBytes { H5Aread(attribute, memoryType, $0.baseAddress) }, "H5Aread", label)
-        return values
     }
 }

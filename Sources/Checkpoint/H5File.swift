@@ -268,6 +268,12 @@ public final class H5File {
     /// - Returns: The text, without trailing zero padding.
     /// - Throws: ``H5Error`` naming the object and attribute if it is missing or not one string.
     public func stringAttribute(_ name: String, on object: String = "/") throws -> String {
+        try withAttribute(name, on: object) { attribute, type, space, label in try readString(attribute, type, space, label) }
+    }
+
+    /// Opens attribute `name` on `object` with its type and dataspace, for `body(attribute, type, space,
+    /// label)`; closes all three afterwards. `label` names the attribute in errors.
+    func withAttribute<R>(_ name: String, on object: String, _ body: (hid_t, hid_t, hid_t, String) throws -> R) throws -> R {
         silenceHDF5ErrorPrinting()
         let label = Self.attributeLabel(name, on: object)
         let attribute = try check(
@@ -277,6 +283,11 @@ public final class H5File {
         defer { H5Tclose(type) }
         let space = try check(H5Aget_space(attribute), "H5Aget_space", label)
         defer { H5Sclose(space) }
+        return try body(attribute, type, space, label)
+    }
+
+    /// The text of an open string attribute (fixed or variable length).
+    private func readString(_ attribute: hid_t, _ type: hid_t, _ space: hid_t, _ label: String) throws -> String {
         guard H5Tget_class(type) == H5T_STRING,
               try check(H5Sget_simple_extent_npoints(space), "H5Sget_simple_extent_npoints", label) == 1
         else {

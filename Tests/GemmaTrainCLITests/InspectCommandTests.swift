@@ -4,18 +4,7 @@ import Training
 import XCTest
 
 /// `gemma-train inspect` on good and damaged files, and `init-model` killed mid-save.
-final class InspectCommandTests: XCTestCase {
-    var dir: URL!
-    var model: String { dir.appendingPathComponent("tiny.h5").path }
-
-    override func setUpWithError() throws {
-        dir = try CommandRunner.temporaryDirectory()
-        let made = try CommandRunner.run(["init-model", "--preset", "tiny", "--tokenizer", CommandRunner.tokenizer,
-                                          "--out", model, "--seed", "3"])
-        XCTAssertEqual(made.status, 0, made.stderr)
-    }
-
-    override func tearDownWithError() throws { try? FileManager.default.removeItem(at: dir) }
+final class InspectCommandTests: TinyModelTestCase {
 
     func testInspectAGoodModelFile() throws {
         let text = try CommandRunner.run(["inspect", model])

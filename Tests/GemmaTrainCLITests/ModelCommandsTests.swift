@@ -2,18 +2,7 @@ import Foundation
 import XCTest
 
 /// `init-model`, `generate`, `chat`, `eval loss`, `convert` and `tokenize` as a user runs them.
-final class ModelCommandsTests: XCTestCase {
-    var dir: URL!
-    var model: String { dir.appendingPathComponent("tiny.h5").path }
-
-    override func setUpWithError() throws {
-        dir = try CommandRunner.temporaryDirectory()
-        let made = try CommandRunner.run(["init-model", "--preset", "tiny", "--tokenizer", CommandRunner.tokenizer,
-                                          "--out", model, "--seed", "3"])
-        XCTAssertEqual(made.status, 0, made.stderr)
-    }
-
-    override func tearDownWithError() throws { try? FileManager.default.removeItem(at: dir) }
+final class ModelCommandsTests: TinyModelTestCase {
 
     func testGenerateIsReproducibleForASeed() throws {
         let args = ["generate", "--checkpoint", model, "--prompt", "Once upon a time", "--max-tokens", "10", "--seed", "7"]
