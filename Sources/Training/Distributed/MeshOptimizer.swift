@@ -7,10 +7,11 @@ import NN
 /// 1. ``reduceGradients()``: gradients of kv weights shared by the model group are summed over
 ///    `model`; then over `data` either reduce-scattered (ZeRO-1: each data rank gets the sum of its
 ///    contiguous shard of the flat buffer) or all-reduced in buckets (every rank gets all of it).
-/// 2. ``clipGradients(maxNorm:)``: the global norm over the whole model, each element counted once
-///    (replicated tensors only on model rank 0), then scaled as PyTorch's `clip_grad_norm_`.
-/// 3. ``step(learningRate:)``: AdamW on this rank's range, then (ZeRO-1) the updated shards are
-///    all-gathered over `data` so every replica holds the new parameters.
+/// 2. ``clipping(maxNorm:)``: the global norm over the whole model, each element counted once
+///    (replicated tensors only on model rank 0), and PyTorch's `clip_grad_norm_` factor.
+/// 3. ``step(learningRate:gradientScale:)``: AdamW on this rank's range, the gradients scaled by that
+///    factor as they are read, then (ZeRO-1) the updated shards are all-gathered over `data` so every
+///    replica holds the new parameters.
 ///
 /// Without a mesh (one process) the same calls make no collective.
 final class MeshOptimizer {
@@ -82,23 +83,20 @@ final class MeshOptimizer {
         return local.squareRoot()
     }
 
-    /// Scales this rank's gradients so the global norm is at most `maxNorm` (by `maxNorm / (norm + 1e-6)`
-    /// when that is below 1; no clipping when `maxNorm` is 0). Returns the norm before clipping.
-    func clipGradients(maxNorm: Float) throws -> Double {
+    /// The global gradient norm and PyTorch's `clip_grad_norm_` factor for `maxNorm`: `maxNorm / (norm +
+    /// 1e-6)` when that is below 1, else 1 (and always 1 when `maxNorm` is 0). The factor is applied
+    /// inside the AdamW pass (``step(learningRate:gradientScale:)``) rather than in a pass of its own.
+    func clipping(maxNorm: Float) throws -> (norm: Double, scale: Float) {
         let norm = try gradientNorm()
         let coefficient = Double(maxNorm) / (norm + 1e-6)
-        guard maxNorm > 0, coefficient < 1 else { return norm }
-        let (g, c, first) = (parameters.gradients.data, Float(coefficient), range.lowerBound)
-        Parallel.chunks(range.count, grain: 1 << 15) { s, e in
-            for j in (first + s)..<(first + e) { g[j] *= c }
-        }
-        return norm
+        return (norm, maxNorm > 0 && coefficient < 1 ? Float(coefficient) : 1)
     }
 
-    /// AdamW at `learningRate` on this rank's range, then (ZeRO-1) the parameters all-gathered.
-    func step(learningRate: Float) throws {
+    /// AdamW at `learningRate` on this rank's range with the gradients times `gradientScale` (clipping),
+    /// then (ZeRO-1) the parameters all-gathered.
+    func step(learningRate: Float, gradientScale: Float) throws {
         adam.learningRate = learningRate
-        adam.update(parameters)
+        adam.update(parameters, gradientScale: gradientScale)
         if zero, let mesh {
             try mesh.dataAxis.allGather(UnsafeMutableBufferPointer(start: parameters.values.data, count: parameters.count),
                                         counts: shardCounts)

@@ -55,8 +55,10 @@ public final class AdamW {
         self.segments = segments
     }
 
-    /// One update of the range of `parameters` from their accumulated gradients.
-    public func update(_ parameters: ParameterStore) {
+    /// One update of the range of `parameters` from their accumulated gradients, each multiplied by
+    /// `gradientScale` first (gradient clipping's factor; PyTorch scales the gradients in place before
+    /// the step, which gives the same values).
+    public func update(_ parameters: ParameterStore, gradientScale: Float = 1) {
         step += 1
         let (b1, b2, eps) = (beta1, beta2, epsilon)
         let c1 = 1 - Float(Double(b1).power(step)), c2 = 1 - Float(Double(b2).power(step))
@@ -70,9 +72,10 @@ public final class AdamW {
             let base = segment.elements.lowerBound
             Parallel.chunks(segment.elements.count, grain: 1 << 15) { s, e in
                 for i in (base + s)..<(base + e) {
+                    let gi = g[i] * gradientScale
                     p[i] *= decay
-                    m[i] = b1 * m[i] + (1 - b1) * g[i]
-                    v[i] = b2 * v[i] + (1 - b2) * g[i] * g[i]
+                    m[i] = b1 * m[i] + (1 - b1) * gi
+                    v[i] = b2 * v[i] + (1 - b2) * gi * gi
                     p[i] -= stepSize * m[i] / (v[i].squareRoot() / c2Root + eps)
                 }
             }

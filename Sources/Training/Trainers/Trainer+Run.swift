@@ -44,10 +44,10 @@ extension Trainer {
             model.parameters.zeroGradients()
             let (loss, stepTokens, extra) = try forwardBackward(step: step)
             try optimizer.reduceGradients()
-            let gradNorm = try optimizer.clipGradients(maxNorm: Float(t.gradClip))
+            let (gradNorm, clip) = try optimizer.clipping(maxNorm: Float(t.gradClip))
             last = step
             if loss.isFinite && gradNorm.isFinite {
-                try optimizer.step(learningRate: lr)
+                try optimizer.step(learningRate: lr, gradientScale: clip)
                 onStep(step, stepTokens, (ContinuousClock.now - stepStart).seconds)
                 tokensSeen += stepTokens
                 firstLoss = firstLoss ?? loss
