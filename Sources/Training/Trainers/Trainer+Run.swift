@@ -27,7 +27,10 @@ extension Trainer {
         let metrics = isLeader ? try MetricsLog(directory: runDirectory, resumingAfter: resumed?.step) : nil
         let events = isLeader && config.log.tensorboard
             ? try TensorBoardWriter(directory: runDirectory, resumingAfter: resumed?.step) : nil
-        let progress = ProgressDisplay(totalSteps: t.steps, every: config.log.every, enabled: isLeader)
+        // Under mpirun rank 0 writes to a pty whatever mpirun's output is, so a job of several ranks
+        // prints plain lines.
+        let progress = ProgressDisplay(totalSteps: t.steps, every: config.log.every, enabled: isLeader,
+                                       startStep: resumed?.step ?? 0, isTerminal: (mesh?.world.size ?? 1) > 1 ? false : nil)
         StopRequest.install()
         let start = ContinuousClock.now
         var tokensSeen = resumed?.tokensSeen ?? 0, skipped = 0
