@@ -44,6 +44,22 @@ final class MeshRunTests: XCTestCase {
         XCTAssertTrue(r.stderr.contains("rank 1: error: step 3: fault injected"), r.stderr)
     }
 
+    func testNonFiniteLossIsSkippedOnEveryRankOrEndsTheJob() throws {
+        let dir = try CommandRunner.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let base = ["pretrain", "--config", "Configs/pretrain-tiny.yaml", "--mesh", "data=2,model=1", "--set", "run.dir=\(dir.path)"] + short
+        let skipped = try mpirun(2, base + ["--set", "train.nan_policy=skip"], environment: ["GEMMA_TRAIN_FAULT": "1:3:nan"])
+        XCTAssertEqual(skipped.status, 0, skipped.stderr)
+        XCTAssertTrue(skipped.stdout.contains("step 3: non-finite loss nan") && skipped.stdout.contains("step skipped (1 so far)"),
+                      skipped.stdout)
+        let steps = try CommandRunner.records(dir).map { $0["step"] as! Int }
+        XCTAssertEqual(steps, [1, 2] + Array(4...20))
+
+        let aborted = try mpirun(2, base + ["--set", "train.nan_policy=abort"], environment: ["GEMMA_TRAIN_FAULT": "1:3:nan"])
+        XCTAssertNotEqual(aborted.status, 0)
+        XCTAssertTrue(aborted.stderr.contains("error: step 3: non-finite loss nan"), aborted.stderr)
+    }
+
     func testMeshThatDoesNotFitTheJobIsAnError() throws {
         let r = try mpirun(2, ["sft", "--config", "Configs/sft-tiny.yaml", "--mesh", "data=2,model=2"] + short)
         XCTAssertNotEqual(r.status, 0)

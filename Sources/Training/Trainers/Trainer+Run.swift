@@ -114,7 +114,8 @@ extension Trainer {
             let batches = micro.map { PreferenceBatch($0, padId: padId) }
             let stats = Steps.reward(model, batches, globalPairs: config.train.batchSize, margin: Float(config.reward.margin),
                                      centerCoef: Float(config.reward.centerCoef))
-            let global = try sumOverData([stats.loss, stats.accuracy, stats.margin, Double(batches.reduce(0) { $0 + $1.ids.count })])
+            let global = try sumOverData([injected(stats.loss, step), stats.accuracy, stats.margin,
+                                          Double(batches.reduce(0) { $0 + $1.ids.count })])
             return (global[0], Int(global[3]), [("accuracy", global[1]), ("margin", global[2])])
         }
         let micro = lmTrain!.microBatches(step: step).map { rows -> Batch in
@@ -126,7 +127,12 @@ extension Trainer {
         var counting = Batch(rows: config.train.batchSize, time: config.data.seqLen)
         for r in lmTrain!.globalRows(step: step) { counting.append(r) }
         let (loss, _) = Steps.languageModel(model, micro, globalTokens: counting.tokenCount)
-        return (try sumOverData([loss])[0], globalTokens, [])
+        return (try sumOverData([injected(loss, step)])[0], globalTokens, [])
+    }
+
+    /// This rank's loss share, or NaN where a test injects one (``FaultInjection``).
+    func injected(_ loss: Double, _ step: Int) -> Double {
+        FaultInjection.fromEnvironment?.loss(loss, rank: mesh?.worldRank ?? 0, step: step) ?? loss
     }
 
     /// `values` summed over the `data` axis (each data rank holds its slice's share of the metrics).
