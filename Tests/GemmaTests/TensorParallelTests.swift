@@ -164,3 +164,27 @@ extension TensorParallelTests {
         }
     }
 }
+
+extension TensorParallelTests {
+    /// Gemma's own shapes split as Docs/Distributed.md says: 7B (16 heads, 16 kv heads) over 2-16 ranks
+    /// with kv heads split; 2B (8 heads, 1 kv head) over 2-8 with the kv head shared; 2B over 16 is an
+    /// error naming the heads.
+    func testGemmaPresetsSplitOverTheModelAxis() throws {
+        let (b2, b7) = (GemmaConfig.presets["gemma-2b"]!, GemmaConfig.presets["gemma-7b"]!)
+        for m in [2, 4, 8, 16] {
+            let tp = try TensorParallel(config: b7, group: Member(rank: m - 1, group: ThreadGroup(size: m)))
+            XCTAssertEqual(tp.heads, 16 / m)
+            XCTAssertFalse(tp.sharesKV)
+            XCTAssertEqual(tp.vocab.validRows, 256_000 / m)
+        }
+        for m in [2, 4, 8] {
+            let tp = try TensorParallel(config: b2, group: Member(rank: m - 1, group: ThreadGroup(size: m)))
+            XCTAssertEqual(tp.heads, 8 / m)
+            XCTAssertTrue(tp.sharesKV)
+            XCTAssertEqual(tp.kvHead, 0)
+        }
+        XCTAssertThrowsError(try TensorParallel(config: b2, group: Member(rank: 0, group: ThreadGroup(size: 16)))) {
+            XCTAssertTrue("\($0)".contains("num_attention_heads (8) is not a multiple of mesh.model (16)"), "\($0)")
+        }
+    }
+}
