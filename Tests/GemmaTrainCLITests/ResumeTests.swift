@@ -57,6 +57,29 @@ final class ResumeTests: XCTestCase {
         }
     }
 
+    /// `--init` reads the weights shard by shard on a model axis: SFT from a pretrained checkpoint logs the
+    /// same curve on 1x2 as on 1x1, and starts below a run from scratch.
+    func testInitFromPretrainedWeightsOnAModelAxis() throws {
+        let base = try CommandRunner.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: base) }
+        let pretrained = base.appendingPathComponent("pretrained")
+        try train("pretrain", pretrained)
+        let weights = pretrained.appendingPathComponent("ckpt-00000012.h5").path
+        var curves: [[Double]] = []
+        for mesh in [(1, 1), (1, 2)] {
+            let dir = base.appendingPathComponent("sft-\(mesh.0)x\(mesh.1)")
+            let r = try train("sft", dir, mesh: mesh, ["--init", weights])
+            XCTAssertTrue(r.stderr.contains("training sft"), r.stderr)
+            curves.append(try CommandRunner.losses(dir))
+        }
+        for (step, (a, b)) in zip(curves[0], curves[1]).enumerated() {
+            XCTAssertEqual(b, a, accuracy: 1e-4 * abs(a), "step \(step + 1)")
+        }
+        let scratch = base.appendingPathComponent("sft-scratch")
+        try train("sft", scratch)
+        XCTAssertLessThan(curves[0][0], try CommandRunner.losses(scratch)[0])
+    }
+
     func testSigtermSavesAndExitsZeroThenResumeFinishes() throws {
         let dir = try CommandRunner.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: dir) }

@@ -15,7 +15,9 @@ public enum HuggingFaceDirectory {
 
     /// Reads the model (F32, BF16 or F16 weights, converted to Float32) and, when present, the tokenizer.
     /// `lm_head.weight`, if present, is not read: Gemma ties the output projection to the embedding.
-    public static func load(_ directory: String) throws -> ModelFile.Contents {
+    /// - Parameter tensorParallel: the split of the model over a `model` axis, chosen from its config (each
+    ///   tensor is then read whole and only this rank's shard kept).
+    public static func load(_ directory: String, tensorParallel: TensorParallel.Choice = { _ in nil }) throws -> ModelFile.Contents {
         let dir = URL(fileURLWithPath: directory)
         let configURL = dir.appendingPathComponent(configFileName)
         let config: GemmaConfig
@@ -29,16 +31,17 @@ public enum HuggingFaceDirectory {
         do { try config.validate() } catch { throw FormatError(path: configURL.path, message: "\(error)") }
 
         let weights = try SafeTensorsDirectory(path: directory)
-        let model = GemmaModel(config: config, head: weights.contains("score.weight") ? .reward : .causalLM)
+        let model = GemmaModel(config: config, head: weights.contains("score.weight") ? .reward : .causalLM,
+                               tensorParallel: try tensorParallel(config))
         for (i, e) in model.parameters.entries.enumerated() {
             guard weights.contains(e.name) else {
                 throw FormatError(path: directory, message: "missing tensor \(e.name)")
             }
             let info = try weights.info(e.name)
-            guard info.shape == e.shape else {
-                throw FormatError(path: directory, message: "tensor \(e.name) has shape \(info.shape), config.json needs \(e.shape)")
+            guard info.shape == e.sharding.fullShape else {
+                throw FormatError(path: directory, message: "tensor \(e.name) has shape \(info.shape), config.json needs \(e.sharding.fullShape)")
             }
-            try weights.readFloats(e.name, into: UnsafeMutableBufferPointer(start: model.parameters.tensor(i).data, count: e.count))
+            try model.loadParameter(i) { try weights.readFloats(e.name, into: $0) }
         }
         let tokenizerURL = dir.appendingPathComponent(tokenizerFileName)
         let tokenizer = FileManager.default.fileExists(atPath: tokenizerURL.path)
@@ -71,12 +74,14 @@ public enum HuggingFaceDirectory {
 }
 
 extension ModelFile {
-    /// Loads a model from a GemmaTrain `.h5` file or a Hugging Face directory, whichever `path` is.
-    public static func loadAny(_ path: String) throws -> Contents {
+    /// Loads a model from a GemmaTrain `.h5` file or a Hugging Face directory, whichever `path` is;
+    /// `tensorParallel` chooses this rank's split from the file's config (nil: the whole model).
+    public static func loadAny(_ path: String, tensorParallel: TensorParallel.Choice = { _ in nil }) throws -> Contents {
         var isDirectory: ObjCBool = false
         guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
             throw FormatError(path: path, message: "no such file or directory")
         }
-        return isDirectory.boolValue ? try HuggingFaceDirectory.load(path) : try load(path)
+        return isDirectory.boolValue ? try HuggingFaceDirectory.load(path, tensorParallel: tensorParallel)
+                                     : try load(path, tensorParallel: tensorParallel)
     }
 }

@@ -57,7 +57,7 @@ public enum ModelFile {
     /// Reads a model file written by ``save(_:tokenizer:to:)``, or the model of a training checkpoint
     /// (version ``checkpointVersion``); every tensor is checked against the config's shapes and its
     /// checksum.
-    public static func load(_ path: String) throws -> Contents {
+    public static func load(_ path: String, tensorParallel: TensorParallel.Choice = { _ in nil }) throws -> Contents {
         let file = try H5File.open(path)
         let format = try? file.stringAttribute("format")
         guard format == Self.format else {
@@ -79,15 +79,15 @@ public enum ModelFile {
         guard let head = GemmaModel.Head(rawValue: kind) else {
             throw FormatError(path: path, message: "unknown model kind '\(kind)' (expected causal-lm or reward-model)")
         }
-        let model = GemmaModel(config: config, head: head)
+        let model = GemmaModel(config: config, head: head, tensorParallel: try tensorParallel(config))
         for (i, e) in model.parameters.entries.enumerated() {
             let dataset = "\(paramsGroup)/\(e.name)"
             guard file.contains(dataset) else { throw FormatError(path: path, message: "missing dataset \(dataset)") }
             let (shape, values) = try file.readFloats(dataset)
-            guard shape == e.shape else {
-                throw FormatError(path: path, message: "dataset \(dataset) has shape \(shape), the config needs \(e.shape)")
+            guard shape == e.sharding.fullShape else {
+                throw FormatError(path: path, message: "dataset \(dataset) has shape \(shape), the config needs \(e.sharding.fullShape)")
             }
-            values.withUnsafeBufferPointer { model.parameters.tensor(i).data.update(from: $0.baseAddress!, count: e.count) }
+            model.loadParameter(i) { $0.baseAddress!.update(from: values, count: values.count) }
         }
         let tokenizer = file.contains(tokenizerDataset) ? try file.readBytes(tokenizerDataset) : nil
         return Contents(model: model, tokenizer: tokenizer)

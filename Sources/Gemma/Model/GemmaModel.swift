@@ -120,21 +120,42 @@ public final class GemmaModel {
         }
     }
 
-    /// Copies every parameter that `other` (a whole, unsharded model) has under the same name and full
-    /// shape, taking this rank's shard (starting a reward model from a causal LM, or fine-tuning from
-    /// pretrained weights). Returns the names not found in `other`.
+    /// Copies every parameter that `other` has under the same name and full shape (starting a reward
+    /// model from a causal LM, or fine-tuning from pretrained weights): this rank's shard of a whole
+    /// `other`, or the same shard of an `other` split the same way. Returns the names not found in `other`.
     @discardableResult
     public func copyParameters(from other: GemmaModel) -> [String] {
-        precondition(other.tensorParallel == nil, "copyParameters: the source model must be whole")
         var missing: [String] = []
         for (i, e) in parameters.entries.enumerated() {
-            if let source = other.parameters[e.name], source.shape == e.sharding.fullShape {
-                e.sharding.extract(from: source.data, into: parameters.tensor(i).data)
-            } else {
+            guard let source = other.parameters.entry(e.name), source.sharding.fullShape == e.sharding.fullShape else {
                 missing.append(e.name)
+                continue
+            }
+            let data = other.parameters[e.name]!.data
+            if source.sharding == e.sharding {
+                parameters.tensor(i).data.update(from: data, count: e.count)
+            } else {
+                precondition(source.sharding.split == .replicated && other.tensorParallel == nil,
+                             "copyParameters: \(e.name) is split differently in the source")
+                e.sharding.extract(from: data, into: parameters.tensor(i).data)
             }
         }
         return missing
+    }
+
+    /// Fills parameter `i` from its full tensor, which `read` writes into the buffer it is given (of the
+    /// full tensor's size): straight into the parameter when it is whole, else through a temporary
+    /// buffer of which this rank keeps its shard. Loaders use it so a split model never holds more than
+    /// one full tensor beyond its shards.
+    public func loadParameter(_ i: Int, _ read: (UnsafeMutableBufferPointer<Float>) throws -> Void) rethrows {
+        let e = parameters.entries[i]
+        let target = parameters.tensor(i).data
+        if e.sharding.split == .replicated {
+            return try read(UnsafeMutableBufferPointer(start: target, count: e.count))
+        }
+        var full = [Float](repeating: 0, count: e.sharding.fullShape.reduce(1, *))
+        try full.withUnsafeMutableBufferPointer { try read($0) }
+        full.withUnsafeBufferPointer { e.sharding.extract(from: $0.baseAddress!, into: target) }
     }
 
     /// The final-normed hidden states `[B*T, D]` of `ids` (`B` rows of `T` tokens, row-major).

@@ -14,6 +14,9 @@ import NN
 /// Each attention and MLP block then costs one all-reduce forward (after o / down) and one backward
 /// (before q/k/v / gate/up); the embedding one forward; the cross-entropy two small ones (row max, then sum-exp and target logit).
 public struct TensorParallel {
+    /// How a loader picks the split of a model from its config (nil: whole).
+    public typealias Choice = (GemmaConfig) throws -> TensorParallel?
+
     /// The ranks sharing the model.
     public let group: any ShardGroup
     public var rank: Int { group.rank }

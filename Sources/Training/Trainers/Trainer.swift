@@ -68,9 +68,13 @@ public final class Trainer {
             try Data(config.yaml().utf8).write(to: runDirectory.appendingPathComponent("config.yaml"), options: .atomic)
         }
 
-        let initial = try config.model.initFrom.map { try ModelFile.loadAny($0) }
+        // This rank's split of a model over the mesh's `model` axis, from the model's config.
+        let axis = mesh.flatMap { $0.modelParallel > 1 ? ModelAxisGroup($0.modelAxis, world: $0.world) : nil }
+        let split: TensorParallel.Choice = { c in try axis.map { try TensorParallel(config: c, group: $0) } }
+        // Read shard by shard: a rank never holds more of `model.init` than its part and one full tensor.
+        let initial = try config.model.initFrom.map { try ModelFile.loadAny($0, tensorParallel: split) }
         tokenizer = try Trainer.loadTokenizer(config, initial)
-        model = try Trainer.buildModel(config, task: task, initial: initial, mesh: mesh, log: self.log)
+        model = try Trainer.buildModel(config, task: task, initial: initial, split: split, log: self.log)
         guard tokenizer.vocabularySize <= model.config.vocabSize else {
             throw TrainingError("tokenizer.path has \(tokenizer.vocabularySize) pieces, more than the model's vocab_size \(model.config.vocabSize)")
         }
@@ -101,7 +105,7 @@ public final class Trainer {
     /// The model: architecture from `model.preset` / `model.path` (or `model.init`), weights from
     /// `model.init` when given, else Hugging Face's initialisation seeded by `run.seed`; this rank's
     /// shards when the mesh has a `model` axis.
-    static func buildModel(_ config: RunConfig, task: Task, initial: ModelFile.Contents?, mesh: DeviceMesh?,
+    static func buildModel(_ config: RunConfig, task: Task, initial: ModelFile.Contents?, split: TensorParallel.Choice,
                            log: (String) -> Void) throws -> GemmaModel {
         let head: GemmaModel.Head = task == .reward ? .reward : .causalLM
         var architecture = initial?.model.config
@@ -115,11 +119,7 @@ public final class Trainer {
         }
         guard let architecture else { throw TrainingError("set model.preset, model.path or model.init") }
         try architecture.validate()
-        var tensorParallel: TensorParallel?
-        if let mesh, mesh.modelParallel > 1 {
-            tensorParallel = try TensorParallel(config: architecture, group: ModelAxisGroup(mesh.modelAxis, world: mesh.world))
-        }
-        let model = GemmaModel(config: architecture, head: head, tensorParallel: tensorParallel)
+        let model = GemmaModel(config: architecture, head: head, tensorParallel: try split(architecture))
         model.initialize(seed: UInt64(config.run.seed))
         if let initial {
             guard initial.model.config == architecture else {
