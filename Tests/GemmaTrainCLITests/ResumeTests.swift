@@ -108,6 +108,35 @@ final class ResumeTests: XCTestCase {
         XCTAssertEqual(try CommandRunner.records(dir).map { $0["step"] as! Int }, Array(1...(stopped + 2)))
     }
 
+    /// SIGTERM to mpirun reaches every rank; they agree on the step to stop after, save it and resume.
+    func testSigtermToATwoRankJobSavesTheSameStep() throws {
+        let dir = try CommandRunner.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        var launcher = ["mpirun", "-np", "2", "--oversubscribe", "--bind-to", "none", "-x", "OPENBLAS_NUM_THREADS=1"]
+        if getuid() == 0 { launcher.append("--allow-run-as-root") }
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.currentDirectoryURL = CommandRunner.root
+        process.arguments = launcher + [CommandRunner.executable.path, "pretrain", "--config", "Configs/pretrain-tiny.yaml",
+                                        "--mesh", "data=2,model=1", "--set", "run.dir=\(dir.path)"]
+            + CommandRunner.shortRun + ["--set", "train.steps=100000", "--set", "checkpoint.every=0"]
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = FileHandle.nullDevice
+        process.environment = CommandRunner.childEnvironment
+        try process.run()
+        while (try? CommandRunner.records(dir).count) ?? 0 < 3 { usleep(50_000) }
+        process.terminate()  // SIGTERM to mpirun, which forwards it to the ranks (and itself exits non-zero)
+        process.waitUntilExit()
+        let stopped = try CommandRunner.records(dir).count
+        let marker = try String(contentsOf: dir.appendingPathComponent("latest"), encoding: .utf8)
+        XCTAssertEqual(marker.trimmingCharacters(in: .whitespacesAndNewlines), String(format: "ckpt-%08d.h5", stopped))
+        let r = try CommandRunner.mpirun(2, ["pretrain", "--config", "Configs/pretrain-tiny.yaml", "--mesh", "data=2,model=1",
+                                             "--set", "run.dir=\(dir.path)", "--resume", "auto"]
+                                            + CommandRunner.shortRun + ["--set", "train.steps=\(stopped + 2)", "--set", "checkpoint.every=0"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        XCTAssertEqual(try CommandRunner.records(dir).map { $0["step"] as! Int }, Array(1...(stopped + 2)))
+    }
+
     func testDamagedNewestCheckpointFallsBackAndMismatchNamesTheField() throws {
         let dir = try CommandRunner.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: dir) }
