@@ -48,6 +48,16 @@ public struct Sharding: Sendable, Equatable {
         return min(p * r, fullShape[0])..<min((p + 1) * r, fullShape[0])
     }
 
+    /// The block of the full tensor this shard holds, as an offset and a count per axis (for reading
+    /// only that block from a file). Laid out row-major it is the shard without its padding rows.
+    public var block: (offset: [Int], count: [Int]) {
+        switch split {
+        case .replicated: (fullShape.map { _ in 0 }, fullShape)
+        case .rows: ([fullRows(of: part).lowerBound, 0], [fullRows(of: part).count, fullShape[1]])
+        case .columns: ([0, part * localShape[1]], localShape)
+        }
+    }
+
     /// Copies this rank's shard out of `full` into `local` (padding rows zeroed).
     public func extract(from full: UnsafePointer<Float>, into local: UnsafeMutablePointer<Float>) {
         let localCount = localShape.reduce(1, *)

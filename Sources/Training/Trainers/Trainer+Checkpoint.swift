@@ -90,7 +90,7 @@ extension Trainer {
     }
 
     /// Loads parameters, moments and the optimizer step from the checkpoint at `path` into this rank's
-    /// shards (any mesh wrote it: full tensors are read and this rank's part is taken).
+    /// shards (any mesh wrote it: each rank reads only its block of every full tensor).
     func restore(from path: String) throws -> Resumed {
         let started = ContinuousClock.now
         defer { log("read \(path) (\(Self.rate(path, since: started)))") }
@@ -99,17 +99,17 @@ extension Trainer {
         let state = try reader.trainingState()
         let store = model.parameters
         let adam = optimizer.adam
-        var shard = [Float]()
         for (i, e) in store.entries.enumerated() {
             try read(reader, .params, e, into: store.tensor(i).data)
+            // The moments of this rank's shard, of which its ZeRO range keeps a part (or none).
+            let mine = adam.range.clamped(to: e.offset..<(e.offset + e.count))
+            guard !mine.isEmpty else { continue }
             for (group, moment) in [(TensorGroup.adamM, adam.m), (.adamV, adam.v)] {
-                let mine = adam.range.clamped(to: e.offset..<(e.offset + e.count))
-                guard !mine.isEmpty else { continue }
-                shard = [Float](repeating: 0, count: e.count)
+                var shard = [Float](repeating: 0, count: e.count)
                 try shard.withUnsafeMutableBufferPointer { try read(reader, group, e, into: $0.baseAddress!) }
-                shard.withUnsafeBufferPointer { full in
+                shard.withUnsafeBufferPointer { local in
                     (moment.data + (mine.lowerBound - adam.range.lowerBound))
-                        .update(from: full.baseAddress! + (mine.lowerBound - e.offset), count: mine.count)
+                        .update(from: local.baseAddress! + (mine.lowerBound - e.offset), count: mine.count)
                 }
             }
         }
@@ -120,13 +120,17 @@ extension Trainer {
         return Resumed(step: state.step, tokensSeen: state.tokensSeen, path: path)
     }
 
-    /// Reads the full tensor `entry.name` of `group` and writes this rank's shard of it to `destination`.
+    /// Reads this rank's block of tensor `entry.name` of `group` (only that block is read from the file)
+    /// and writes it to `destination` as the shard's layout, padding rows zeroed.
     private func read(_ reader: CheckpointReader, _ group: TensorGroup, _ entry: ParameterStore.Entry,
                       into destination: UnsafeMutablePointer<Float>) throws {
-        let (shape, values) = try reader.read(group, name: entry.name)
+        let shape = try reader.shape(group, name: entry.name)
         guard shape == entry.sharding.fullShape else {
             throw TrainingError("\(reader.path): dataset \(group.dataset(entry.name)) has shape \(shape), the model needs \(entry.sharding.fullShape)")
         }
-        values.withUnsafeBufferPointer { entry.sharding.extract(from: $0.baseAddress!, into: destination) }
+        let block = entry.sharding.block
+        let values = try reader.read(group, name: entry.name, offset: block.offset, count: block.count)
+        destination.update(from: values, count: values.count)
+        (destination + values.count).update(repeating: 0, count: entry.count - values.count)
     }
 }
