@@ -9,33 +9,23 @@ extension H5File {
     /// - Throws: ``H5Error`` naming the dataset if it is missing, not floating point, has another rank,
     ///   if the block lies outside it, or if a chunk it touches fails its checksum.
     public func readFloats(_ dataset: String, offset: [Int], count: [Int]) throws -> [Float] {
-        silenceHDF5ErrorPrinting()
-        let dset = try check(H5Dopen2(id, dataset, gt_h5p_default()), "H5Dopen2", dataset)
-        defer { H5Dclose(dset) }
-        let type = try check(H5Dget_type(dset), "H5Dget_type", dataset)
-        defer { H5Tclose(type) }
-        guard H5Tget_class(type) == H5T_FLOAT else {
-            throw H5Error(call: "H5File.readFloats", file: path, object: dataset, code: -1,
-                          detail: "not a floating-point dataset")
-        }
-        let space = try check(H5Dget_space(dset), "H5Dget_space", dataset)
-        defer { H5Sclose(space) }
-        let shape = try dimensions(of: space, dataset)
-        guard offset.count == shape.count, count.count == shape.count,
-              zip(zip(offset, count), shape).allSatisfy({ $0.0 >= 0 && $0.1 >= 0 && $0.0 + $0.1 <= $1 })
-        else {
-            throw H5Error(call: "H5File.readFloats", file: path, object: dataset, code: -1,
-                          detail: "block at \(offset) of size \(count) is outside the dataset's shape \(shape)")
-        }
-        let elements = count.reduce(1, *)
-        var values = [Float](repeating: 0, count: elements)
-        if elements > 0 {
-            try values.withUnsafeMutableBytes {
-                try readBlock(dset, fileSpace: space, memoryType: gt_h5t_native_float(), offset: offset, count: count,
-                              into: $0.baseAddress!, dataset)
+        try withDataset(dataset, typeClass: H5T_FLOAT) { dset, space, shape in
+            guard offset.count == shape.count, count.count == shape.count,
+                  zip(zip(offset, count), shape).allSatisfy({ $0.0 >= 0 && $0.1 >= 0 && $0.0 + $0.1 <= $1 })
+            else {
+                throw H5Error(call: "H5File.readFloats", file: path, object: dataset, code: -1,
+                              detail: "block at \(offset) of size \(count) is outside the dataset's shape \(shape)")
             }
+            let elements = count.reduce(1, *)
+            var values = [Float](repeating: 0, count: elements)
+            if elements > 0 {
+                try values.withUnsafeMutableBytes {
+                    try readBlock(dset, fileSpace: space, memoryType: gt_h5t_native_float(), offset: offset, count: count,
+                                  into: $0.baseAddress!, dataset)
+                }
+            }
+            return values
         }
-        return values
     }
 
     /// Reads every element of a numeric dataset, a few chunks' worth of leading rows at a time, so that

@@ -195,31 +195,36 @@ public final class H5File {
 
     private func readDataset<T>(_ dataset: String, typeClass: H5T_class_t, memoryType: hid_t,
                                 as: T.Type) throws -> (shape: [Int], values: [T]) {
+        try withDataset(dataset, typeClass: typeClass) { dset, _, shape in
+            let count = shape.reduce(1, *)
+            var status: herr_t = 0
+            let values = [T](unsafeUninitializedCapacity: count) { buffer, initialized in
+                if count > 0 {
+                    status = H5Dread(dset, memoryType, gt_h5s_all(), gt_h5s_all(), gt_h5p_default(), buffer.baseAddress)
+                }
+                initialized = status < 0 ? 0 : count
+            }
+            try check(status, "H5Dread", dataset)
+            return (shape, values)
+        }
+    }
+
+    /// Opens `dataset`, checks that its elements are of `typeClass` (floating point or integer) and calls
+    /// `body(dataset id, its dataspace, its shape)`; closes both afterwards. Errors name the dataset.
+    func withDataset<R>(_ dataset: String, typeClass: H5T_class_t,
+                        _ body: (hid_t, hid_t, [Int]) throws -> R) throws -> R {
         silenceHDF5ErrorPrinting()
         let dset = try check(H5Dopen2(id, dataset, gt_h5p_default()), "H5Dopen2", dataset)
         defer { H5Dclose(dset) }
-
         let type = try check(H5Dget_type(dset), "H5Dget_type", dataset)
         defer { H5Tclose(type) }
         guard H5Tget_class(type) == typeClass else {
             throw H5Error(call: "H5File.read", file: path, object: dataset, code: -1,
                           detail: typeClass == H5T_FLOAT ? "not a floating-point dataset" : "not an integer dataset")
         }
-
         let space = try check(H5Dget_space(dset), "H5Dget_space", dataset)
         defer { H5Sclose(space) }
-        let shape = try dimensions(of: space, dataset)
-        let count = shape.reduce(1, *)
-
-        var status: herr_t = 0
-        let values = [T](unsafeUninitializedCapacity: count) { buffer, initialized in
-            if count > 0 {
-                status = H5Dread(dset, memoryType, gt_h5s_all(), gt_h5s_all(), gt_h5p_default(), buffer.baseAddress)
-            }
-            initialized = status < 0 ? 0 : count
-        }
-        try check(status, "H5Dread", dataset)
-        return (shape, values)
+        return try body(dset, space, try dimensions(of: space, dataset))
     }
 
     /// Chunk dimensions for `shape`: whole trailing dimensions and as many leading rows as fit in
