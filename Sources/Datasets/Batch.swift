@@ -25,8 +25,14 @@ public struct Batch: Sendable {
         ids.reserveCapacity(rows * time)
     }
 
+    /// The batch of `rows`, each of `time` tokens.
+    public init<Rows: Collection<PackedRow>>(_ rows: Rows, time: Int) {
+        self.init(rows: rows.count, time: time)
+        for row in rows { append(row) }
+    }
+
     /// Predicted tokens in the batch.
-    public var tokenCount: Int { targets.reduce(0) { $0 + ($1 == -100 ? 0 : 1) } }
+    public var tokenCount: Int { PackedRow.predicted(targets) }
 
     /// Appends one row.
     public mutating func append(_ row: PackedRow) {
@@ -57,4 +63,10 @@ public struct PackedRow: Sendable, Equatable {
         self.documents = documents
         isPacked = documents.contains { $0 > 0 }
     }
+
+    /// Predicted tokens in the row (targets other than -100).
+    public var tokenCount: Int { Self.predicted(targets) }
+
+    /// The number of `targets` that are not -100.
+    static func predicted(_ targets: [Int32]) -> Int { targets.reduce(0) { $0 + ($1 == -100 ? 0 : 1) } }
 }

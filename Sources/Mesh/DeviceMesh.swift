@@ -5,7 +5,7 @@
 /// The ranks of one model group (same `d`) are contiguous, so `mpirun --map-by` places a model group
 /// on one host; the `model` axis shards every layer inside the group (tensor parallel) and the `data`
 /// axis replicates the model across groups (data parallel, ZeRO-1).
-public struct DeviceMesh {
+public struct DeviceMesh: CustomStringConvertible {
     /// Number of model replicas (`D`).
     public let dataParallel: Int
     /// Ranks sharing each layer (`M`).

@@ -58,6 +58,14 @@ public struct Sharding: Sendable, Equatable {
         }
     }
 
+    /// Writes the shard read as ``block`` (row-major) into `local`, zeroing the padding rows after it.
+    public func fill(_ local: UnsafeMutablePointer<Float>, fromBlock values: [Float]) {
+        let localCount = localShape.reduce(1, *)
+        precondition(values.count <= localCount, "Sharding.fill: a block of \(values.count) for a shard of \(localCount)")
+        local.update(from: values, count: values.count)
+        (local + values.count).update(repeating: 0, count: localCount - values.count)
+    }
+
     /// Copies this rank's shard out of `full` into `local` (padding rows zeroed).
     public func extract(from full: UnsafePointer<Float>, into local: UnsafeMutablePointer<Float>) {
         let localCount = localShape.reduce(1, *)

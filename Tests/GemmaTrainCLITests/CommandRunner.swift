@@ -65,8 +65,8 @@ struct CommandRunner {
     /// `body` with the repository root as the current directory (configs name paths relative to it).
     static func inRoot<R>(_ body: () throws -> R) rethrows -> R {
         let previous = FileManager.default.currentDirectoryPath
-        FileManager.default.changeCurrentDirectoryPath(root.path)
-        defer { FileManager.default.changeCurrentDirectoryPath(previous) }
+        _ = FileManager.default.changeCurrentDirectoryPath(root.path)
+        defer { _ = FileManager.default.changeCurrentDirectoryPath(previous) }
         return try body()
     }
 

@@ -21,11 +21,7 @@ final class AccumulationTests: XCTestCase {
             return PackedRow(ids: ids, targets: targets, positions: (0..<12).map(Int32.init), documents: [Int32](repeating: 0, count: 12))
         }
         func batches(_ size: Int) -> [Batch] {
-            stride(from: 0, to: 8, by: size).map { start in
-                var b = Batch(rows: size, time: 12)
-                for r in rows[start..<(start + size)] { b.append(r) }
-                return b
-            }
+            stride(from: 0, to: 8, by: size).map { Batch(rows[$0..<($0 + size)], time: 12) }
         }
         let total = batches(8)[0].tokenCount
         model.parameters.zeroGradients()

@@ -11,8 +11,8 @@ final class TrainerTests: XCTestCase {
     func config(_ name: String, _ overrides: [String]) throws -> RunConfig {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("trainer-\(UUID().uuidString)")
         let previous = FileManager.default.currentDirectoryPath
-        FileManager.default.changeCurrentDirectoryPath(Self.root.path)
-        defer { FileManager.default.changeCurrentDirectoryPath(previous) }
+        _ = FileManager.default.changeCurrentDirectoryPath(Self.root.path)
+        defer { _ = FileManager.default.changeCurrentDirectoryPath(previous) }
         var c = try RunConfig.load(path: "Configs/\(name).yaml", overrides: overrides + ["run.dir=\(dir.path)"])
         // Paths in the shipped configs are relative to the repository root.
         c.data.train = Self.root.appendingPathComponent(c.data.train).path

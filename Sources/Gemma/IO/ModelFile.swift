@@ -83,11 +83,12 @@ public enum ModelFile {
         for (i, e) in model.parameters.entries.enumerated() {
             let dataset = "\(paramsGroup)/\(e.name)"
             guard file.contains(dataset) else { throw FormatError(path: path, message: "missing dataset \(dataset)") }
-            let (shape, values) = try file.readFloats(dataset)
+            let shape = try file.shape(of: dataset)
             guard shape == e.sharding.fullShape else {
                 throw FormatError(path: path, message: "dataset \(dataset) has shape \(shape), the config needs \(e.sharding.fullShape)")
             }
-            model.loadParameter(i) { $0.baseAddress!.update(from: values, count: values.count) }
+            let block = e.sharding.block  // this rank's part only
+            e.sharding.fill(model.parameters.tensor(i).data, fromBlock: try file.readFloats(dataset, offset: block.offset, count: block.count))
         }
         let tokenizer = file.contains(tokenizerDataset) ? try file.readBytes(tokenizerDataset) : nil
         return Contents(model: model, tokenizer: tokenizer)

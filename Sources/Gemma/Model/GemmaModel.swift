@@ -120,9 +120,9 @@ public final class GemmaModel {
         }
     }
 
-    /// Copies every parameter that `other` has under the same name and full shape (starting a reward
-    /// model from a causal LM, or fine-tuning from pretrained weights): this rank's shard of a whole
-    /// `other`, or the same shard of an `other` split the same way. Returns the names not found in `other`.
+    /// Copies every parameter that `other` (split over the same `model` axis, or whole like this model)
+    /// has under the same name and full shape: starting a reward model from a causal LM, or fine-tuning
+    /// from pretrained weights. Returns the names not found in `other`.
     @discardableResult
     public func copyParameters(from other: GemmaModel) -> [String] {
         var missing: [String] = []
@@ -131,22 +131,16 @@ public final class GemmaModel {
                 missing.append(e.name)
                 continue
             }
-            let data = other.parameters[e.name]!.data
-            if source.sharding == e.sharding {
-                parameters.tensor(i).data.update(from: data, count: e.count)
-            } else {
-                precondition(source.sharding.split == .replicated && other.tensorParallel == nil,
-                             "copyParameters: \(e.name) is split differently in the source")
-                e.sharding.extract(from: data, into: parameters.tensor(i).data)
-            }
+            precondition(source.sharding == e.sharding, "copyParameters: \(e.name) is split differently in the source")
+            parameters.tensor(i).data.update(from: other.parameters[e.name]!.data, count: e.count)
         }
         return missing
     }
 
     /// Fills parameter `i` from its full tensor, which `read` writes into the buffer it is given (of the
     /// full tensor's size): straight into the parameter when it is whole, else through a temporary
-    /// buffer of which this rank keeps its shard. Loaders use it so a split model never holds more than
-    /// one full tensor beyond its shards.
+    /// buffer of which this rank keeps its shard, so a split model never holds more than one full tensor
+    /// beyond its shards (the Hugging Face loader; GemmaTrain files are read block by block).
     public func loadParameter(_ i: Int, _ read: (UnsafeMutableBufferPointer<Float>) throws -> Void) rethrows {
         let e = parameters.entries[i]
         let target = parameters.tensor(i).data

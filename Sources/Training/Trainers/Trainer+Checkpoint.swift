@@ -33,8 +33,11 @@ extension Trainer {
                 // concatenated over `data` in rank order: the whole local-model moment at data rank 0.
                 let mine = adam.range.clamped(to: e.offset..<(e.offset + e.count))
                 let piece = UnsafeBufferPointer(start: moment.data + (mine.lowerBound - adam.range.lowerBound), count: mine.count)
-                let local = optimizer.zero ? try mesh!.dataAxis.gather(piece) : Array(piece)
-                try local.withUnsafeBufferPointer { try writeFull(e, group, local: $0, writer) }
+                if let mesh, optimizer.zero {
+                    try mesh.dataAxis.gather(piece).withUnsafeBufferPointer { try writeFull(e, group, local: $0, writer) }
+                } else {
+                    try writeFull(e, group, local: piece, writer)
+                }
             }
         }
         let t = config.train
@@ -59,8 +62,7 @@ extension Trainer {
     private func writeFull(_ entry: ParameterStore.Entry, _ group: TensorGroup, local: UnsafeBufferPointer<Float>,
                            _ writer: CheckpointWriter?) throws {
         guard (mesh?.dataRank ?? 0) == 0 else { return }
-        guard let full = try FullTensors.gather(entry, local: local, modelAxis: mesh?.modelAxis) else { return }
-        try full.withUnsafeBufferPointer {
+        try FullTensors.withFull(entry, local: local, modelAxis: mesh?.modelAxis) {
             try writer?.write(group, name: entry.name, shape: entry.sharding.fullShape, values: $0)
         }
     }
@@ -129,8 +131,6 @@ extension Trainer {
             throw TrainingError("\(reader.path): dataset \(group.dataset(entry.name)) has shape \(shape), the model needs \(entry.sharding.fullShape)")
         }
         let block = entry.sharding.block
-        let values = try reader.read(group, name: entry.name, offset: block.offset, count: block.count)
-        destination.update(from: values, count: values.count)
-        (destination + values.count).update(repeating: 0, count: entry.count - values.count)
+        entry.sharding.fill(destination, fromBlock: try reader.read(group, name: entry.name, offset: block.offset, count: block.count))
     }
 }

@@ -118,15 +118,10 @@ extension Trainer {
                                           Double(batches.reduce(0) { $0 + $1.ids.count })])
             return (global[0], Int(global[3]), [("accuracy", global[1]), ("margin", global[2])])
         }
-        let micro = lmTrain!.microBatches(step: step).map { rows -> Batch in
-            var b = Batch(rows: rows.count, time: config.data.seqLen)
-            for r in rows { b.append(r) }
-            return b
-        }
+        let micro = lmTrain!.microBatches(step: step).map { Batch($0, time: config.data.seqLen) }
         // The normaliser: predicted tokens of the whole global batch (every data rank counts the same).
-        var counting = Batch(rows: config.train.batchSize, time: config.data.seqLen)
-        for r in lmTrain!.globalRows(step: step) { counting.append(r) }
-        let (loss, _) = Steps.languageModel(model, micro, globalTokens: counting.tokenCount)
+        let predicted = lmTrain!.globalRows(step: step).reduce(0) { $0 + $1.tokenCount }
+        let (loss, _) = Steps.languageModel(model, micro, globalTokens: predicted)
         return (try sumOverData([injected(loss, step)])[0], globalTokens, [])
     }
 
@@ -165,8 +160,7 @@ extension Trainer {
             }
             let rows = Array(lmEval.prefix(limit))
             for start in stride(from: rank * micro, to: rows.count, by: micro * ranks) {
-                var b = Batch(rows: min(micro, rows.count - start), time: config.data.seqLen)
-                for r in rows[start..<min(start + micro, rows.count)] { b.append(r) }
+                let b = Batch(rows[start..<min(start + micro, rows.count)], time: config.data.seqLen)
                 let (l, count) = model.loss(ids: b.ids, targets: b.targets, batch: b.rows, positions: b.positions,
                                             documents: b.attentionDocuments)
                 sums[0] += Double(l.item) * Double(count)
