@@ -7,6 +7,7 @@ final class ResumeTests: XCTestCase {
     let every4 = CommandRunner.shortRun + ["--set", "train.steps=12", "--set", "checkpoint.every=4", "--set", "checkpoint.keep=0"]
 
     /// `task` for 12 steps on `mesh` (`data x model` ranks under mpirun) into `dir`, plus `extra` arguments.
+    @discardableResult
     func train(_ task: String, _ dir: URL, mesh: (Int, Int) = (1, 1), _ extra: [String] = []) throws -> CommandRunner.Result {
         let arguments = [task, "--config", "Configs/\(task)-tiny.yaml", "--set", "run.dir=\(dir.path)",
                          "--mesh", "data=\(mesh.0),model=\(mesh.1)"] + every4 + extra
