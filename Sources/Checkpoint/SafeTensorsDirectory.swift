@@ -79,7 +79,7 @@ public final class SafeTensorsDirectory: @unchecked Sendable {  // immutable aft
         do {
             data = try Data(contentsOf: URL(fileURLWithPath: indexPath))
         } catch {
-            throw SafeTensorsError(file: indexPath, reason: "cannot be read: \(error.localizedDescription)")
+            throw SafeTensorsError(file: indexPath, reason: "cannot be read: \(FileSystemError.reason(of: error))")
         }
         let index: Index
         do {

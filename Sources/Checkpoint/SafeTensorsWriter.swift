@@ -164,7 +164,7 @@ public struct SafeTensorsWriter {
         do {
             try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
         } catch {
-            throw SafeTensorsError(file: directory, reason: "cannot create the directory: \(error.localizedDescription)")
+            throw SafeTensorsError(file: directory, reason: "cannot create the directory: \(FileSystemError.reason(of: error))")
         }
         try checkNames(tensors, path: directory)
 
@@ -254,14 +254,14 @@ public struct SafeTensorsWriter {
         do {
             names = try FileManager.default.contentsOfDirectory(atPath: folder.path)
         } catch {
-            throw SafeTensorsError(file: folder.path, reason: "cannot list the directory: \(error.localizedDescription)")
+            throw SafeTensorsError(file: folder.path, reason: "cannot list the directory: \(FileSystemError.reason(of: error))")
         }
         for name in names where !keeping.contains(name) && Self.isWeightFileName(name) {
             do {
                 try FileManager.default.removeItem(at: folder.appendingPathComponent(name))
             } catch {
                 throw SafeTensorsError(file: folder.appendingPathComponent(name).path,
-                                       reason: "cannot remove this stale weight file: \(error.localizedDescription)")
+                                       reason: "cannot remove this stale weight file: \(FileSystemError.reason(of: error))")
             }
         }
     }

@@ -1,3 +1,4 @@
+import Checkpoint
 import Foundation
 import Gemma
 
@@ -19,7 +20,7 @@ public enum JSONLines {
     public static func lines(of path: String) throws -> [(line: Int, text: Substring)] {
         let data: Data
         do { data = try Data(contentsOf: URL(fileURLWithPath: path)) } catch {
-            throw DataError(file: path, line: nil, message: "cannot read: \(error.localizedDescription)")
+            throw DataError(file: path, line: nil, message: "cannot read: \(FileSystemError.reason(of: error))")
         }
         guard let text = String(data: data, encoding: .utf8) else {
             throw DataError(file: path, line: nil, message: "not UTF-8 text")

@@ -77,4 +77,23 @@ public final class ParameterStore {
     public func zeroGradients() {
         gradients.data.update(repeating: 0, count: total)
     }
+
+    /// The name of the first parameter holding a NaN or an infinity, or nil when every value is finite
+    /// (one vectorised pass: `x - x` is 0 for a finite `x` and NaN otherwise).
+    public func firstNonFinite() -> String? {
+        for e in entries {
+            let x = values.data + e.offset
+            var acc = SIMD8<Float>()
+            var i = 0
+            while i + 8 <= e.count {
+                let v = UnsafeRawPointer(x + i).loadUnaligned(as: SIMD8<Float>.self)
+                acc += v - v
+                i += 8
+            }
+            var tail: Float = 0
+            while i < e.count { tail += x[i] - x[i]; i += 1 }
+            if (acc.sum() + tail).isNaN { return e.name }
+        }
+        return nil
+    }
 }

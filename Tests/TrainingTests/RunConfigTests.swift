@@ -299,6 +299,7 @@ final class RunConfigTests: XCTestCase {
             (["mesh.model=0"], "mesh.model"),
             (["reward.margin=-1"], "reward.margin"),
             (["reward.center_coef=-0.1"], "reward.center_coef"),
+            (["train.max_skipped_steps=0"], "train.max_skipped_steps"),
         ]
         for (overrides, key) in cases {
             let e = error { try RunConfig.parse(yaml: minimal, overrides: overrides) }
@@ -307,7 +308,13 @@ final class RunConfigTests: XCTestCase {
         }
         // A rule broken by a file value points at its line.
         assertMentions(error { try RunConfig.parse(yaml: minimal + "train:\n  lr: 0\n", file: "c.yaml") },
-                       "c.yaml:3: train.lr: must be > 0")
+                       "c.yaml:3: train.lr: must be a finite number > 0")
+        // Non-finite numbers (YAML's .inf and .nan) are named as such.
+        for (override, key) in [("train.lr=.inf", "train.lr"), ("train.lr=.nan", "train.lr"), ("train.eps=.inf", "train.eps"),
+                                ("train.grad_clip=.inf", "train.grad_clip"), ("reward.margin=.nan", "reward.margin"),
+                                ("train.weight_decay=-.inf", "train.weight_decay")] {
+            assertMentions(error { try RunConfig.parse(yaml: minimal, overrides: [override]) }, key + ": must be a finite number")
+        }
         // Valid combinations.
         XCTAssertNoThrow(try RunConfig.parse(yaml: minimal, overrides: ["tokenizer.path=null", "model.init=x.h5"]))
         XCTAssertNoThrow(try RunConfig.parse(yaml: minimal, overrides: ["train.warmup_steps=500", "train.grad_clip=0"]))

@@ -26,7 +26,7 @@ public enum HuggingFaceDirectory {
         } catch let error as DecodingError {
             throw FormatError(path: configURL.path, message: "not a Gemma config: \(error.summary)")
         } catch {
-            throw FormatError(path: configURL.path, message: "cannot read: \(error.localizedDescription)")
+            throw FormatError(path: configURL.path, message: "cannot read: \(FileSystemError.reason(of: error))")
         }
         do { try config.validate() } catch { throw FormatError(path: configURL.path, message: "\(error)") }
 

@@ -1,3 +1,4 @@
+import Checkpoint
 import Foundation
 
 /// A SentencePiece BPE tokenizer (Gemma's `tokenizer.model`), reading the model file itself and producing the same
@@ -60,7 +61,7 @@ public final class SentencePieceTokenizer: Sendable {
         do {
             data = try Data(contentsOf: url)
         } catch {
-            throw TokenizerError.unreadable(source: url.path, reason: error.localizedDescription)
+            throw TokenizerError.unreadable(source: url.path, reason: FileSystemError.reason(of: error))
         }
         try self.init(data: data, source: url.path)
     }

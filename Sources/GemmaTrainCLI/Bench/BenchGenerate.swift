@@ -13,10 +13,10 @@ struct BenchGenerate: ParsableCommand {
     @Option(help: "Model preset: \(GemmaConfig.presets.keys.sorted().joined(separator: ", ")).")
     var preset = "bench"
 
-    @Option(help: "Prompt length in tokens.")
+    @Option(parsing: .unconditional, help: "Prompt length in tokens.")
     var promptTokens = 32
 
-    @Option(help: "Tokens to generate.")
+    @Option(parsing: .unconditional, help: "Tokens to generate.")
     var tokens = 128
 
     func validate() throws {

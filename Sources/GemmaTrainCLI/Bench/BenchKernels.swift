@@ -9,7 +9,7 @@ struct BenchKernels: ParsableCommand {
         commandName: "kernels",
         abstract: "Time the tensor kernels at the bench model's shapes; print one JSON line per kernel.")
 
-    @Option(help: "Timed repetitions per kernel (the median is reported).")
+    @Option(parsing: .unconditional, help: "Timed repetitions per kernel (the median is reported).")
     var repeats = 10
 
     @Option(help: "Only run kernels whose name contains this text.")

@@ -15,12 +15,20 @@ struct BenchTrain: ParsableCommand {
 
     @OptionGroup var options: TrainOptions
 
-    @Option(help: "Steps excluded from the median (warm-up).")
+    @Option(parsing: .unconditional, help: "Steps excluded from the median (warm-up).")
     var warmup = 3
+
+    func validate() throws {
+        guard warmup >= 0 else { throw ValidationError("--warmup must be >= 0, got \(warmup)") }
+    }
 
     func run() throws {
         try options.onMesh { config, mesh in
             let peak = try mesh.world.communicator.allReduceSum([KernelBench(repeats: 5).sgemmPeak()])[0]
+            // A run directory of its own, removed afterwards: benchmarks repeat, and run.dir may hold a run.
+            var config = config
+            config.run.dir = FileManager.default.temporaryDirectory.appendingPathComponent("gemma-bench-\(getpid())").path
+            defer { try? FileManager.default.removeItem(atPath: config.run.dir) }
             let trainer = try Trainer(config: config, task: .pretrain, mesh: mesh, log: { _ in })
             guard config.train.steps > warmup else {
                 throw ValidationError("train.steps (\(config.train.steps)) must exceed --warmup (\(warmup))")

@@ -21,7 +21,7 @@ struct Convert: ParsableCommand {
     @Option(help: "Weight type of an exported Hugging Face directory: f32 or bf16.")
     var dtype = "f32"
 
-    @Option(help: "Split exported safetensors into shards of at most this many MB.")
+    @Option(parsing: .unconditional, help: "Split exported safetensors into shards of at most this many MB.")
     var maxShardMB: Int?
 
     @Option(help: "A SentencePiece tokenizer.model to store, replacing the source's.")

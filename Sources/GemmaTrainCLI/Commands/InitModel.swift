@@ -21,7 +21,7 @@ struct InitModel: ParsableCommand {
     @Option(help: "Output .h5 file.")
     var out: String
 
-    @Option(help: "Initialisation seed.")
+    @Option(parsing: .unconditional, help: "Initialisation seed.")
     var seed: UInt64 = 0
 
     func validate() throws {

@@ -30,26 +30,30 @@ struct CheckpointOptions: ParsableArguments {
 
 /// `--max-tokens`, `--temperature`, `--top-k`, `--top-p`, `--seed`.
 struct SamplingArguments: ParsableArguments {
-    @Option(help: "Most tokens to generate per reply.")
+    // Numeric options parse their value unconditionally, so `--max-tokens -5` reaches validate() and
+    // is reported as out of range rather than as a missing value.
+    @Option(parsing: .unconditional, help: "Most tokens to generate per reply.")
     var maxTokens = 256
 
-    @Option(help: "Sampling temperature; 0 is greedy.")
+    @Option(parsing: .unconditional, help: "Sampling temperature; 0 is greedy.")
     var temperature: Float = 0.7
 
-    @Option(help: "Sample among the K most likely tokens only.")
+    @Option(parsing: .unconditional, help: "Sample among the K most likely tokens only.")
     var topK: Int?
 
-    @Option(help: "Sample among the most likely tokens holding this much probability (nucleus).")
+    @Option(parsing: .unconditional, help: "Sample among the most likely tokens holding this much probability (nucleus).")
     var topP: Float?
 
-    @Option(help: "Random seed (the same seed gives the same text).")
+    @Option(parsing: .unconditional, help: "Random seed (the same seed gives the same text).")
     var seed: UInt64 = 0
 
     func validate() throws {
-        guard maxTokens > 0 else { throw ValidationError("--max-tokens must be positive") }
-        guard temperature >= 0 else { throw ValidationError("--temperature must be >= 0") }
-        if let topK, topK <= 0 { throw ValidationError("--top-k must be positive") }
-        if let topP, !(topP > 0 && topP <= 1) { throw ValidationError("--top-p must be in (0, 1]") }
+        guard maxTokens > 0 else { throw ValidationError("--max-tokens must be at least 1, got \(maxTokens)") }
+        guard temperature.isFinite && temperature >= 0 else {
+            throw ValidationError("--temperature must be a finite number >= 0 (0 is greedy), got \(temperature)")
+        }
+        if let topK, topK <= 0 { throw ValidationError("--top-k must be at least 1, got \(topK)") }
+        if let topP, !(topP > 0 && topP <= 1) { throw ValidationError("--top-p must be in (0, 1], got \(topP)") }
     }
 
     /// The options, picking only ids the tokenizer can decode.

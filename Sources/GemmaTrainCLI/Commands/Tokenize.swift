@@ -1,4 +1,5 @@
 import ArgumentParser
+import Checkpoint
 import Foundation
 import Gemma
 
@@ -120,7 +121,7 @@ struct Tokenize: ParsableCommand {
         do {
             return [UInt8](try Data(contentsOf: URL(fileURLWithPath: path)))
         } catch {
-            throw TokenizeError("cannot read \(path): \(error.localizedDescription)")
+            throw TokenizeError("cannot read \(path): \(FileSystemError.reason(of: error))")
         }
     }
 

@@ -23,6 +23,16 @@ struct TrainOptions: ParsableArguments {
                                                           valueName: "path"))
     var initFrom: String?
 
+    /// `--resume PATH` continues one checkpoint and `--init` starts a new run: they contradict each other.
+    /// (`--resume auto` with `--init` is the restart loop: the newest checkpoint when there is one, else
+    /// a fresh run from `--init`.)
+    func validate() throws {
+        if let resume, resume != "auto", let initFrom {
+            throw ValidationError("--resume \(resume) continues a checkpoint and --init \(initFrom) starts a new run: give one "
+                                  + "(--resume auto with --init resumes when run.dir has a checkpoint, else starts from --init)")
+        }
+    }
+
     /// Loads the config with the overrides and runs `task` on this rank of the MPI job (a job of one
     /// process when not started by `mpirun`). An error on any rank ends the whole job.
     func run(_ task: Task) throws {

@@ -82,7 +82,7 @@ public struct CheckpointDirectory: Sendable {
         } catch let error as FileSystemError {
             throw CheckpointError(file: markerPath, reason: error.reason)
         } catch {
-            throw CheckpointError(file: markerPath, reason: "cannot write: \(error.localizedDescription)")
+            throw CheckpointError(file: markerPath, reason: "cannot write: \(FileSystemError.reason(of: error))")
         }
     }
 
@@ -98,17 +98,20 @@ public struct CheckpointDirectory: Sendable {
         return stale
     }
 
-    /// Removes all but the newest `keep` checkpoints (by step; `keep == 0` keeps all), never the one
-    /// the `latest` marker names, and the temporary files of unfinished saves.
+    /// Removes all but the newest `keep` of the checkpoints named in `owned` (by step; `keep == 0` keeps
+    /// all), never one outside `owned` nor the one the `latest` marker names, and the temporary files of
+    /// unfinished saves.
+    /// - Parameter owned: The file names the caller's run wrote; nil treats every checkpoint as owned.
     /// - Returns: The checkpoint file names removed, oldest first.
     /// - Throws: ``CheckpointError`` naming a file that cannot be removed.
     @discardableResult
-    public func prune(keep: Int) throws -> [String] {
+    public func prune(keep: Int, among owned: Set<String>? = nil) throws -> [String] {
         precondition(keep >= 0, "prune(keep: \(keep)): keep must be >= 0")
         try removeTemporaryFiles()
         guard keep > 0 else { return [] }
         let marked = latest()
-        let removed = try checkpoints().dropLast(keep).map(\.fileName).filter { $0 != marked }
+        let candidates = try checkpoints().filter { owned?.contains($0.fileName) ?? true }
+        let removed = candidates.dropLast(keep).map(\.fileName).filter { $0 != marked }
         for name in removed { try remove(name) }
         return removed
     }
@@ -124,7 +127,7 @@ public struct CheckpointDirectory: Sendable {
         do {
             return try FileManager.default.contentsOfDirectory(atPath: path)
         } catch {
-            throw CheckpointError(file: path, reason: "cannot list the directory: \(error.localizedDescription)")
+            throw CheckpointError(file: path, reason: "cannot list the directory: \(FileSystemError.reason(of: error))")
         }
     }
 

@@ -259,6 +259,8 @@ extension RunConfig {
                             "Batches per evaluation; 0 = the whole evaluation file."),
                 ConfigField("nan_policy", \.train.nanPolicy,
                             "At a non-finite loss or gradient: stop with an error, or skip the update and count it."),
+                ConfigField("max_skipped_steps", \.train.maxSkippedSteps,
+                            "With nan_policy skip: this many skipped steps in a row end the run with an error, saving nothing (>= 1)."),
             ]),
             ConfigSection(name: "checkpoint", fields: [
                 ConfigField("every", \.checkpoint.every,

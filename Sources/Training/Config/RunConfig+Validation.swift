@@ -10,6 +10,10 @@ extension RunConfig {
         func require(_ ok: Bool, _ key: String, _ message: @autoclosure () -> String) throws {
             if !ok { throw RunConfigError(.invalidValue, key: key, message: message()) }
         }
+        /// A real-valued key: finite, then in range (`.inf` and `.nan` read as YAML numbers).
+        func number(_ value: Double, _ key: String, _ ok: (Double) -> Bool, _ range: String) throws {
+            try require(value.isFinite && ok(value), key, "must be a finite number \(range), got \(value)")
+        }
         func nonEmpty(_ value: String?, _ key: String) throws {
             try require(value?.isEmpty != true, key, "must not be empty (use null to leave it unset)")
         }
@@ -54,20 +58,19 @@ extension RunConfig {
         try require(train.microBatchSize > 0, "train.micro_batch_size", "must be > 0, got \(train.microBatchSize)")
         try require(train.batchSize % train.microBatchSize == 0, "train.batch_size",
                     "\(train.batchSize) is not a multiple of train.micro_batch_size (\(train.microBatchSize))")
-        try require(train.lr.isFinite && train.lr > 0, "train.lr", "must be > 0, got \(train.lr)")
-        try require((0...1).contains(train.minLrRatio), "train.min_lr_ratio", "must be in 0...1, got \(train.minLrRatio)")
+        try number(train.lr, "train.lr", { $0 > 0 }, "> 0")
+        try number(train.minLrRatio, "train.min_lr_ratio", { (0...1).contains($0) }, "in 0...1")
         try require((0...train.steps).contains(train.warmupSteps), "train.warmup_steps",
                     "must be in 0...train.steps (\(train.steps)), got \(train.warmupSteps)")
-        try require(train.weightDecay.isFinite && train.weightDecay >= 0, "train.weight_decay",
-                    "must be >= 0, got \(train.weightDecay)")
-        try require((0..<1).contains(train.beta1), "train.beta1", "must be in [0, 1), got \(train.beta1)")
-        try require((0..<1).contains(train.beta2), "train.beta2", "must be in [0, 1), got \(train.beta2)")
-        try require(train.eps.isFinite && train.eps > 0, "train.eps", "must be > 0, got \(train.eps)")
-        try require(train.gradClip.isFinite && train.gradClip >= 0, "train.grad_clip",
-                    "must be >= 0 (0 = no clipping), got \(train.gradClip)")
+        try number(train.weightDecay, "train.weight_decay", { $0 >= 0 }, ">= 0")
+        try number(train.beta1, "train.beta1", { (0..<1).contains($0) }, "in [0, 1)")
+        try number(train.beta2, "train.beta2", { (0..<1).contains($0) }, "in [0, 1)")
+        try number(train.eps, "train.eps", { $0 > 0 }, "> 0")
+        try number(train.gradClip, "train.grad_clip", { $0 >= 0 }, ">= 0 (0 = no clipping)")
         try require(train.evalEvery >= 0, "train.eval_every", "must be >= 0 (0 = only at the end), got \(train.evalEvery)")
         try require(train.evalEvery == 0 || data.eval != nil, "train.eval_every",
                     "is \(train.evalEvery) but data.eval is null: set an evaluation file or eval_every 0")
+        try require(train.maxSkippedSteps >= 1, "train.max_skipped_steps", "must be >= 1, got \(train.maxSkippedSteps)")
         try require(train.evalBatches >= 0, "train.eval_batches", "must be >= 0 (0 = whole file), got \(train.evalBatches)")
 
         try require(checkpoint.every >= 0, "checkpoint.every", "must be >= 0 (0 = only at the end), got \(checkpoint.every)")
@@ -79,9 +82,8 @@ extension RunConfig {
         try require(mesh.data > 0, "mesh.data", "must be > 0, got \(mesh.data)")
         try require(mesh.model > 0, "mesh.model", "must be > 0, got \(mesh.model)")
 
-        try require(reward.margin.isFinite && reward.margin >= 0, "reward.margin", "must be >= 0, got \(reward.margin)")
-        try require(reward.centerCoef.isFinite && reward.centerCoef >= 0, "reward.center_coef",
-                    "must be >= 0, got \(reward.centerCoef)")
+        try number(reward.margin, "reward.margin", { $0 >= 0 }, ">= 0")
+        try number(reward.centerCoef, "reward.center_coef", { $0 >= 0 }, ">= 0")
     }
 
     /// Forward passes per optimizer step on each data rank: `batch_size / (micro_batch_size x dataParallel)`.

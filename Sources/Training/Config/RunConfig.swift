@@ -148,7 +148,7 @@ public struct RunConfig: Codable, Equatable, Sendable {
         public enum NaNPolicy: String, Codable, CaseIterable, Sendable {
             /// Stop the run with an error naming the step.
             case abort
-            /// Skip that step's update and count it in the metrics.
+            /// Skip that step's update and count it; `max_skipped_steps` in a row end the run.
             case skip
         }
 
@@ -179,12 +179,15 @@ public struct RunConfig: Codable, Equatable, Sendable {
         /// Batches per evaluation; 0 uses the whole evaluation file.
         public var evalBatches: Int
         public var nanPolicy: NaNPolicy
+        /// With `nan_policy: skip`, this many skipped steps in a row end the run with an error (nothing
+        /// is saved: the weights that produce them are not worth keeping).
+        public var maxSkippedSteps: Int
 
         public init(steps: Int = 500, batchSize: Int = 16, microBatchSize: Int = 4, lr: Double = 3.0e-4,
                     minLrRatio: Double = 0.1, schedule: Schedule = .cosine, warmupSteps: Int = 20,
                     weightDecay: Double = 0.01, decayNormsAndEmbeddings: Bool = false, beta1: Double = 0.9,
                     beta2: Double = 0.95, eps: Double = 1.0e-8, gradClip: Double = 1.0, evalEvery: Int = 0,
-                    evalBatches: Int = 0, nanPolicy: NaNPolicy = .abort) {
+                    evalBatches: Int = 0, nanPolicy: NaNPolicy = .abort, maxSkippedSteps: Int = 10) {
             self.steps = steps
             self.batchSize = batchSize
             self.microBatchSize = microBatchSize
@@ -201,6 +204,7 @@ public struct RunConfig: Codable, Equatable, Sendable {
             self.evalEvery = evalEvery
             self.evalBatches = evalBatches
             self.nanPolicy = nanPolicy
+            self.maxSkippedSteps = maxSkippedSteps
         }
 
         enum CodingKeys: String, CodingKey {
@@ -215,6 +219,7 @@ public struct RunConfig: Codable, Equatable, Sendable {
             case evalEvery = "eval_every"
             case evalBatches = "eval_batches"
             case nanPolicy = "nan_policy"
+            case maxSkippedSteps = "max_skipped_steps"
         }
     }
 

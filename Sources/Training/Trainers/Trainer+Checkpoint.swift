@@ -1,3 +1,4 @@
+import Checkpoint
 import Foundation
 import Gemma
 import Mesh
@@ -15,12 +16,19 @@ extension Trainer {
     }
 
     /// Writes `ckpt-<step>.h5` with parameters, AdamW moments and the run state, points `latest` at it
-    /// and keeps the newest `checkpoint.keep`. Every rank calls it; rank 0 writes. Returns the path.
+    /// and keeps the newest `checkpoint.keep` of this run's checkpoints (``ownedCheckpoints``; another
+    /// run's are never removed). Every rank calls it; rank 0 writes. Returns the path.
+    /// - Throws: ``TrainingError`` without writing anything when a parameter on any rank is not finite.
     @discardableResult
     func saveCheckpoint(step: Int, tokensSeen: Int) throws -> String {
+        try checkParametersFinite(step: step)
         let started = ContinuousClock.now
         let directory = CheckpointDirectory(path: runDirectory.path)
         let path = directory.checkpointPath(step: step)
+        let fileName = CheckpointDirectory.fileName(step: step)
+        if isLeader, !ownedCheckpoints.contains(fileName), FileManager.default.fileExists(atPath: path) {
+            log("replacing \(path), a checkpoint of an earlier run (this run resumed from an older step)")
+        }
         let writer = isLeader ? try CheckpointWriter(path: path) : nil
         defer { writer?.abandon() }
         let store = model.parameters
@@ -52,9 +60,46 @@ extension Trainer {
         if let writer {
             try writer.commit(state: state, tokenizer: [UInt8](tokenizer.modelData))
             log("saved \(path) (\(Self.rate(path, since: started)))")
-            for removed in try directory.prune(keep: config.checkpoint.keep) { log("removed old checkpoint \(removed)") }
+            ownedCheckpoints.insert(fileName)
+            for removed in try directory.prune(keep: config.checkpoint.keep, among: ownedCheckpoints) {
+                ownedCheckpoints.remove(removed)
+                log("removed old checkpoint \(removed)")
+            }
         }
         return path
+    }
+
+    /// Throws on every rank when any rank holds a NaN or infinite parameter: such weights are never saved.
+    private func checkParametersFinite(step: Int) throws {
+        let bad = model.parameters.firstNonFinite()
+        var anyBad = bad != nil
+        if let mesh, mesh.world.size > 1 {
+            anyBad = try mesh.world.communicator.allReduceMax([bad != nil ? 1 : 0])[0] > 0
+        }
+        guard anyBad else { return }
+        throw TrainingError("step \(step): the parameters are not finite"
+                            + (bad.map { " (\($0)\(mesh.map { " on rank \($0.worldRank)" } ?? ""))" } ?? " on another rank")
+                            + "; no checkpoint of them is saved")
+    }
+
+    /// The checkpoint files of `run.dir` this run continues: on resume from a checkpoint in `run.dir`,
+    /// those up to its step (earlier sessions of the same run); none otherwise.
+    func checkpointsOfThisRun(_ resumed: Resumed?) throws -> Set<String> {
+        guard let resumed else { return [] }
+        let canonical = { (path: String) in URL(fileURLWithPath: path).resolvingSymlinksInPath().standardizedFileURL.path }
+        guard canonical(CheckpointDirectory(containing: resumed.path).path) == canonical(runDirectory.path) else { return [] }
+        return Set(try CheckpointDirectory(path: runDirectory.path).checkpoints().filter { $0.step <= resumed.step }.map(\.fileName))
+    }
+
+    /// Writes the resolved configuration to `run.dir/config.yaml` (atomically), once setup and resume
+    /// have passed every check.
+    func writeRunConfig() throws {
+        let path = runDirectory.appendingPathComponent("config.yaml").path
+        do {
+            try AtomicPath.write(path) { try Data(config.yaml().utf8).write(to: URL(fileURLWithPath: $0)) }
+        } catch {
+            throw TrainingError("\(path): cannot write: \(FileSystemError.reason(of: error))")
+        }
     }
 
     /// Gathers the full tensor of `entry` from this data replica-0 model group's `local` shards to rank
@@ -85,6 +130,10 @@ extension Trainer {
         var path: String?
         if isLeader {
             path = try CheckpointDirectory(path: runDirectory.path).resolve(resume: resume, log: log)
+            if path == nil {
+                log("--resume auto: no checkpoint in \(runDirectory.path); starting fresh"
+                    + (config.model.initFrom.map { " from model.init \($0)" } ?? ""))
+            }
         }
         guard let mesh, mesh.world.size > 1 else { return path }
         let bytes = try mesh.world.communicator.broadcast(Array((path ?? "").utf8))

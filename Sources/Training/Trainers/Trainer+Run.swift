@@ -22,21 +22,31 @@ extension Trainer {
     public func run(onStep: (Int, Int, Double) -> Void = { _, _, _ in }) throws -> Summary {
         let t = config.train
         let resumed = try resolveResume().map { try restore(from: $0) }
-        if let resumed { log("resuming from \(resumed.path) after step \(resumed.step)") }
+        if let resumed {
+            log("resuming from \(resumed.path) after step \(resumed.step)"
+                + (config.model.initFrom.map { "; model.init \($0) is not used (the weights are the checkpoint's)" } ?? ""))
+        }
+        if isLeader {
+            ownedCheckpoints = try checkpointsOfThisRun(resumed)
+            try writeRunConfig()
+        }
         let first = (resumed?.step ?? 0) + 1
-        let metrics = isLeader ? try MetricsLog(directory: runDirectory, resumingAfter: resumed?.step) : nil
+        // A fresh start replaces the metrics of an earlier attempt that saved no checkpoint (a directory
+        // with checkpoints is refused at setup), so the log holds one run.
+        let metrics = isLeader ? try MetricsLog(directory: runDirectory, resumingAfter: resumed?.step ?? 0) : nil
         let events = isLeader && config.log.tensorboard
-            ? try TensorBoardWriter(directory: runDirectory, resumingAfter: resumed?.step) : nil
+            ? try TensorBoardWriter(directory: runDirectory, resumingAfter: resumed?.step ?? 0) : nil
         // Under mpirun rank 0 writes to a pty whatever mpirun's output is, so a job of several ranks
         // prints plain lines.
         let progress = ProgressDisplay(totalSteps: t.steps, every: config.log.every, enabled: isLeader,
                                        startStep: resumed?.step ?? 0, isTerminal: (mesh?.world.size ?? 1) > 1 ? false : nil)
         StopRequest.install()
         let start = ContinuousClock.now
-        var tokensSeen = resumed?.tokensSeen ?? 0, skipped = 0
+        var tokensSeen = resumed?.tokensSeen ?? 0, skipped = 0, skippedInARow = 0
         var firstLoss: Double?, lastLoss = 0.0
         var lastEval: (loss: Double, accuracy: Double?)?
         var last = first - 1  // the last completed step
+        var lastSaved = resumed?.path
         log("training \(task.rawValue): \(model.config.parameterCount.total) parameters, \(t.steps) steps of \(t.batchSize) sequences"
             + (mesh.map { " on mesh \($0.description)" } ?? ""))
         log(memoryReport())
@@ -50,6 +60,7 @@ extension Trainer {
             let (gradNorm, clip) = try optimizer.clipping(maxNorm: Float(t.gradClip))
             last = step
             if loss.isFinite && gradNorm.isFinite {
+                skippedInARow = 0
                 try optimizer.step(learningRate: lr, gradientScale: clip)
                 onStep(step, stepTokens, (ContinuousClock.now - stepStart).seconds)
                 tokensSeen += stepTokens
@@ -69,7 +80,13 @@ extension Trainer {
                 progress.update(record)
             } else if t.nanPolicy == .skip {  // every rank sees the same reduced loss and norm
                 skipped += 1
+                skippedInARow += 1
                 progress.message("step \(step): non-finite loss \(loss) or gradient norm \(gradNorm); step skipped (\(skipped) so far)")
+                if skippedInARow >= t.maxSkippedSteps {
+                    throw TrainingError("steps \(step - skippedInARow + 1)-\(step): \(skippedInARow) non-finite steps in a row "
+                                        + "(train.max_skipped_steps \(t.maxSkippedSteps)); stopping without saving"
+                                        + (lastSaved.map { ", the last checkpoint is \($0)" } ?? ""))
+                }
             } else {
                 throw TrainingError("step \(step): non-finite loss \(loss) or gradient norm \(gradNorm) (train.nan_policy: abort)")
             }
@@ -78,7 +95,7 @@ extension Trainer {
                 break
             }
             if config.checkpoint.every > 0 && step % config.checkpoint.every == 0 && step < t.steps {
-                try saveCheckpoint(step: step, tokensSeen: tokensSeen)
+                lastSaved = try saveCheckpoint(step: step, tokensSeen: tokensSeen)
             }
         }
         progress.finish()

@@ -1,4 +1,5 @@
 import Autograd
+import Checkpoint
 import Datasets
 import Foundation
 import Gemma
@@ -35,6 +36,11 @@ public final class Trainer {
     let runDirectory: URL
     /// Setup and summary lines; silent on every rank but rank 0.
     let log: (String) -> Void
+    /// Rank 0's exclusive lock on the run directory, held while this trainer lives.
+    let lock: RunDirectoryLock?
+    /// The checkpoint files of `run.dir` that belong to this run (those it wrote, and on resume from
+    /// `run.dir` those up to the resumed step): the only ones pruning may remove. Rank 0's.
+    var ownedCheckpoints: Set<String> = []
 
     /// Whether this rank writes files and logs.
     var isLeader: Bool { mesh?.isLeader ?? true }
@@ -43,9 +49,10 @@ public final class Trainer {
     var lmTrain: BatchSchedule<PackedRow>?, lmEval: [PackedRow] = []
     var pairTrain: BatchSchedule<PreferencePair>?, pairEval: [PreferencePair] = []
 
-    /// Sets up the run: creates the run directory, writes the resolved `config.yaml` (rank 0), loads the
-    /// tokenizer, the model (new from a preset or config, or initialised from `model.init`; this rank's
-    /// shards on a mesh) and the data.
+    /// Sets up the run: creates and locks the run directory (rank 0; a fresh run refuses a directory that
+    /// holds checkpoints), loads the tokenizer, the model (new from a preset or config, or initialised
+    /// from `model.init`; this rank's shards on a mesh) and the data. Nothing in the run directory is
+    /// written until ``run(onStep:)`` has checked everything (`config.yaml` included).
     /// - Parameters:
     ///   - mesh: the mesh this rank is part of; its sizes must be the config's `mesh`. Nil: one process.
     ///   - log: where setup and summary lines go (stderr by default); only rank 0 logs.
@@ -63,10 +70,7 @@ public final class Trainer {
         let leader = mesh?.isLeader ?? true
         self.log = leader ? log : { _ in }
         runDirectory = URL(fileURLWithPath: config.run.dir)
-        if leader {
-            try FileManager.default.createDirectory(at: runDirectory, withIntermediateDirectories: true)
-            try Data(config.yaml().utf8).write(to: runDirectory.appendingPathComponent("config.yaml"), options: .atomic)
-        }
+        lock = leader ? try Self.lockRunDirectory(config) : nil
 
         // This rank's split of a model over the mesh's `model` axis, from the model's config.
         let axis = mesh.flatMap { $0.modelParallel > 1 ? ModelAxisGroup($0.modelAxis, world: $0.world) : nil }
@@ -77,6 +81,10 @@ public final class Trainer {
         model = try Trainer.buildModel(config, task: task, initial: initial, split: split, log: self.log)
         guard tokenizer.vocabularySize <= model.config.vocabSize else {
             throw TrainingError("tokenizer.path has \(tokenizer.vocabularySize) pieces, more than the model's vocab_size \(model.config.vocabSize)")
+        }
+        guard config.data.seqLen <= model.config.maxPositionEmbeddings else {
+            throw TrainingError("data.seq_len \(config.data.seqLen) exceeds the model's max_position_embeddings "
+                                + "\(model.config.maxPositionEmbeddings) (\(config.model.preset.map { "preset \($0)" } ?? config.model.path ?? config.model.initFrom ?? "model config"))")
         }
         let t = config.train
         let parameters = model.parameters
@@ -89,6 +97,27 @@ public final class Trainer {
                                         shape: LearningRateSchedule.Shape(rawValue: t.schedule.rawValue)!,
                                         minRatio: Float(t.minLrRatio))
         try loadData()
+    }
+
+    /// Creates `run.dir` if needed and locks it (``RunDirectoryLock``). A fresh run (no
+    /// `checkpoint.resume`) refuses a directory holding checkpoints: they are another run's, which this
+    /// one would prune and whose `latest` it would replace.
+    static func lockRunDirectory(_ config: RunConfig) throws -> RunDirectoryLock {
+        let dir = config.run.dir
+        var isDirectory: ObjCBool = false
+        if FileManager.default.fileExists(atPath: dir, isDirectory: &isDirectory) {
+            guard isDirectory.boolValue else { throw TrainingError("run.dir \(dir) exists and is not a directory") }
+        } else {
+            do { try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true) } catch {
+                throw TrainingError("run.dir \(dir): cannot create the directory: \(FileSystemError.reason(of: error))")
+            }
+        }
+        let lock = try RunDirectoryLock(directory: dir)
+        if config.checkpoint.resume == nil, let newest = try CheckpointDirectory(path: dir).checkpoints().last {
+            throw TrainingError("run.dir \(dir) holds checkpoints of an earlier run (newest \(newest.fileName)); "
+                                + "continue it with --resume auto, or start this run in a new run.dir")
+        }
+        return lock
     }
 
     /// The tokenizer of `tokenizer.path`, else the one stored with `model.init`.
