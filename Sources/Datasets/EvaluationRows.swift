@@ -18,7 +18,7 @@ public enum EvaluationRows {
             struct Row: Decodable { let text: String }
             return try JSONLines.read(Row.self, from: path).map { ($0.line, $0.value.text) }
         }
-        return try JSONLines.lines(of: path).map { ($0.line, String($0.text)) }
+        return try JSONLines.texts(of: path, skipBadRows: false).rows
     }
 
     /// `<bos> encode(text) <eos>`, each position predicting the next token.

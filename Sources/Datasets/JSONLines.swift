@@ -16,21 +16,26 @@ public struct DataError: Error, CustomStringConvertible {
 /// Reads JSON Lines files: one JSON value per line, blank lines skipped, each row decoded to `T` with
 /// errors that name the file, the line and the key.
 public enum JSONLines {
-    /// The non-blank lines of a UTF-8 text file with their 1-based line numbers.
-    public static func lines(of path: String) throws -> [(line: Int, text: Substring)] {
+    /// The non-blank lines of a text file (any line ending, ``TextLine``), not yet decoded.
+    /// - Throws: ``DataError`` naming the file when it cannot be read.
+    public static func lines(of path: String) throws -> [TextLine] {
         let data: Data
         do { data = try Data(contentsOf: URL(fileURLWithPath: path)) } catch {
             throw DataError(file: path, line: nil, message: "cannot read: \(FileSystemError.reason(of: error))")
         }
-        guard let text = String(data: data, encoding: .utf8) else {
-            throw DataError(file: path, line: nil, message: "not UTF-8 text")
+        return TextLine.split([UInt8](data)).filter { !$0.isBlank }
+    }
+
+    /// The non-blank lines of a text file as text. A line that is not UTF-8 is an error naming it, or
+    /// with `skipBadRows` is skipped and counted.
+    public static func texts(of path: String, skipBadRows: Bool) throws -> (rows: [(line: Int, text: String)], skipped: Int) {
+        var rows: [(line: Int, text: String)] = [], skipped = 0
+        for line in try lines(of: path) {
+            do { rows.append((line.number, try line.text(file: path))) } catch is DataError where skipBadRows {
+                skipped += 1
+            }
         }
-        var result: [(Int, Substring)] = []
-        for (i, line) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
-            let trimmed = line.hasSuffix("\r") ? line.dropLast() : line
-            if !trimmed.allSatisfy(\.isWhitespace) { result.append((i + 1, trimmed)) }
-        }
-        return result
+        return (rows, skipped)
     }
 
     /// Decodes every non-blank line of `path` as `T`.
@@ -46,8 +51,10 @@ public enum JSONLines {
     ) throws -> (rows: [R], skipped: Int) {
         let decoder = JSONDecoder()
         var rows: [R] = [], skipped = 0
-        for (line, text) in try lines(of: path) {
+        for textLine in try lines(of: path) {
+            let line = textLine.number
             do {
+                let text = try textLine.text(file: path)
                 let value: T
                 do { value = try decoder.decode(T.self, from: Data(text.utf8)) } catch let error as DecodingError {
                     throw DataError(file: path, line: line, message: error.summary)

@@ -6,11 +6,14 @@ public struct DataReport: Sendable, CustomStringConvertible {
     public var file: String
     public var examples = 0, rows = 0, tokens = 0
     public var skippedBadRows = 0, truncated = 0, dropped = 0
+    /// Rows dropped because nothing in them is predicted (their targets were truncated away).
+    public var emptyRows = 0
 
     public var description: String {
         "\(file): \(examples) examples -> \(rows) rows" + (tokens > 0 ? ", \(tokens) predicted tokens" : "")
             + (skippedBadRows > 0 ? ", \(skippedBadRows) bad rows skipped" : "")
             + (truncated > 0 ? ", \(truncated) truncated" : "") + (dropped > 0 ? ", \(dropped) dropped" : "")
+            + (emptyRows > 0 ? ", \(emptyRows) rows with no predicted token dropped" : "")
     }
 }
 
@@ -29,7 +32,9 @@ public enum TrainingData {
             texts = read.rows
             report.skippedBadRows = read.skipped
         } else {
-            texts = try JSONLines.lines(of: path).map { String($0.text) }
+            let read = try JSONLines.texts(of: path, skipBadRows: skipBadRows)
+            texts = read.rows.map(\.text)
+            report.skippedBadRows = read.skipped
         }
         let examples = try texts.map { try EvaluationRows.textExample($0, tokenizer: tokenizer) }
         return finish(examples, packer: Packer(seqLen: seqLen, padId: tokenizer.padId ?? 0,
@@ -49,15 +54,19 @@ public enum TrainingData {
                                                mode: packing ? .pack : .single, overlong: overlong), report)
     }
 
+    /// Packs `examples` into rows; rows left with no predicted token (a truncation cut every target
+    /// away) are dropped and counted, so that no step trains on nothing.
     static func finish(_ examples: [Example], packer: Packer, _ report: DataReport) -> (rows: [PackedRow], report: DataReport) {
         var report = report
         let packed = packer.pack(examples)
+        let rows = packed.rows.filter { $0.tokenCount > 0 }
         report.examples = examples.count
-        report.rows = packed.rows.count
+        report.rows = rows.count
         report.truncated = packed.truncated
         report.dropped = packed.dropped
-        report.tokens = packed.rows.reduce(0) { $0 + $1.targets.reduce(0) { $0 + ($1 == -100 ? 0 : 1) } }
-        return (packed.rows, report)
+        report.emptyRows = packed.rows.count - rows.count
+        report.tokens = rows.reduce(0) { $0 + $1.tokenCount }
+        return (rows, report)
     }
 
     /// A dialogue encoded with the turn format; each position predicts the next token when it is masked.
@@ -68,6 +77,9 @@ public enum TrainingData {
         }
         let targets = (0..<encoded.ids.count).map { t in
             t + 1 < encoded.ids.count && encoded.mask[t + 1] ? encoded.ids[t + 1] : -100
+        }
+        guard targets.contains(where: { $0 != -100 }) else {
+            throw DataError(file: file, line: line, message: "no model turn: the dialogue has no token to learn from")
         }
         return Example(ids: encoded.ids, targets: targets)
     }

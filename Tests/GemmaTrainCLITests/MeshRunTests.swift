@@ -55,9 +55,33 @@ final class MeshRunTests: XCTestCase {
         let steps = try CommandRunner.records(dir).map { $0["step"] as! Int }
         XCTAssertEqual(steps, [1, 2] + Array(4...20))
 
-        let aborted = try mpirun(2, base + ["--set", "train.nan_policy=abort"], environment: ["GEMMA_TRAIN_FAULT": "1:3:nan"])
+        let fresh = ["--set", "run.dir=\(dir.path)/abort"]
+        let aborted = try mpirun(2, base + fresh + ["--set", "train.nan_policy=abort"], environment: ["GEMMA_TRAIN_FAULT": "1:3:nan"])
         XCTAssertNotEqual(aborted.status, 0)
         XCTAssertTrue(aborted.stderr.contains("error: step 3: non-finite loss nan"), aborted.stderr)
+    }
+
+    func testSkippingGivesUpAndRuinedWeightsAreNeverSaved() throws {
+        let dir = try CommandRunner.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let base = ["pretrain", "--config", "Configs/pretrain-tiny.yaml", "--mesh", "data=2,model=1",
+                    "--set", "train.nan_policy=skip"] + short + ["--set", "checkpoint.every=4"]
+        // Rank 1's loss share is NaN from step 6 on: skipped 3 times in a row, then the run ends without
+        // saving, and the checkpoint of step 4 stays the newest.
+        let skipping = try mpirun(2, base + ["--set", "run.dir=\(dir.path)/skip", "--set", "train.max_skipped_steps=3"],
+                                  environment: ["GEMMA_TRAIN_FAULT": "1:6-20:nan"])
+        XCTAssertNotEqual(skipping.status, 0)
+        XCTAssertTrue(skipping.stderr.contains("error: steps 6-8: 3 non-finite steps in a row (train.max_skipped_steps 3); stopping without saving, the last checkpoint is"), skipping.stderr)
+        XCTAssertEqual(try String(contentsOfFile: "\(dir.path)/skip/latest", encoding: .utf8), "ckpt-00000004.h5\n")
+        XCTAssertFalse(FileManager.default.fileExists(atPath: "\(dir.path)/skip/ckpt-00000008.h5"))
+        // Rank 1's weights turn NaN after the update of step 4: the checkpoint of step 4 is refused.
+        let ruined = try mpirun(2, base + ["--set", "run.dir=\(dir.path)/ruined"], environment: ["GEMMA_TRAIN_FAULT": "1:4:nan-weights"])
+        XCTAssertNotEqual(ruined.status, 0)
+        // Every rank refuses; whichever reports first names the parameter (rank 1) or "another rank" (rank 0).
+        XCTAssertTrue(ruined.stderr.contains("error: step 4: the parameters are not finite (model.embed_tokens.weight on rank 1); no checkpoint")
+                      || ruined.stderr.contains("error: step 4: the parameters are not finite on another rank; no checkpoint"), ruined.stderr)
+        let left = try FileManager.default.contentsOfDirectory(atPath: "\(dir.path)/ruined")
+        XCTAssertFalse(left.contains { $0.hasPrefix("ckpt-") || $0 == "latest" }, "\(left)")
     }
 
     func testMeshThatDoesNotFitTheJobIsAnError() throws {

@@ -13,7 +13,7 @@ struct Chat: ParsableCommand {
 
     func run() throws {
         try reportingErrors {
-            let (model, tokenizer) = try self.model.load()
+            let (model, tokenizer) = try self.model.load(expecting: .causalLM)
             let template = try ChatTemplate(tokenizer: tokenizer)
             let generator = Generator(model: model, options: sampling.options(vocabularyLimit: tokenizer.vocabularySize), stopTokens: tokenizer.stopTokens)
             let interactive = isatty(STDIN_FILENO) != 0

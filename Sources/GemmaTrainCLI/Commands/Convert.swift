@@ -27,6 +27,9 @@ struct Convert: ParsableCommand {
     @Option(help: "A SentencePiece tokenizer.model to store, replacing the source's.")
     var tokenizer: String?
 
+    @Flag(help: "Replace an existing --to file, or write into a --to directory that is not empty.")
+    var force = false
+
     func validate() throws {
         guard ["f32", "bf16"].contains(dtype) else { throw ValidationError("--dtype must be f32 or bf16, got '\(dtype)'") }
         if let maxShardMB, maxShardMB <= 0 { throw ValidationError("--max-shard-mb must be positive") }
@@ -34,10 +37,21 @@ struct Convert: ParsableCommand {
 
     func run() throws {
         try reportingErrors {
-            let contents = try ModelFile.loadAny(from)
-            let tokenizerBytes = try tokenizer.map { [UInt8](try Data(contentsOf: URL(fileURLWithPath: $0))) } ?? contents.tokenizer
             var isDirectory: ObjCBool = false
-            _ = FileManager.default.fileExists(atPath: from, isDirectory: &isDirectory)
+            guard FileManager.default.fileExists(atPath: from, isDirectory: &isDirectory) else {
+                throw ValidationError("--from \(from): no such file or directory")
+            }
+            try OutputPath.check(to, kind: isDirectory.boolValue ? .file : .directory, force: force, option: "--to")
+            // Everything is read and checked before anything is written.
+            let contents = try ModelFile.loadAny(from)
+            var tokenizerBytes = contents.tokenizer
+            if let tokenizer {
+                let replacement = try SentencePieceTokenizer(contentsOf: URL(fileURLWithPath: tokenizer))
+                guard replacement.vocabularySize <= contents.model.config.vocabSize else {
+                    throw ValidationError("--tokenizer \(tokenizer) has \(replacement.vocabularySize) pieces, more than vocab_size \(contents.model.config.vocabSize) of \(from)")
+                }
+                tokenizerBytes = [UInt8](replacement.modelData)
+            }
             if isDirectory.boolValue {
                 try ModelFile.save(contents.model, tokenizer: tokenizerBytes, to: to)
             } else {

@@ -33,7 +33,7 @@ struct EvalLoss: ParsableCommand {
 
     func run() throws {
         try reportingErrors {
-            let (model, tokenizer) = try self.model.load()
+            let (model, tokenizer) = try self.model.load(expecting: .causalLM)
             let examples: [Example]
             if format == "text" {
                 examples = try EvaluationRows.texts(from: data).map { try EvaluationRows.textExample($0.text, tokenizer: tokenizer) }
@@ -74,10 +74,7 @@ struct EvalReward: ParsableCommand {
 
     func run() throws {
         try reportingErrors {
-            let (model, tokenizer) = try self.model.load()
-            guard model.head == .reward else {
-                throw ValidationError("\(self.model.checkpoint) is a causal language model, not a reward model")
-            }
+            let (model, tokenizer) = try self.model.load(expecting: .reward)
             let (pairs, _) = try TrainingData.preferences(data, template: ChatTemplate(tokenizer: tokenizer),
                                                           seqLen: model.config.maxPositionEmbeddings, overlong: .truncate,
                                                           skipBadRows: false)

@@ -15,7 +15,7 @@ struct Generate: ParsableCommand {
 
     func run() throws {
         try reportingErrors {
-            let (model, tokenizer) = try self.model.load()
+            let (model, tokenizer) = try self.model.load(expecting: .causalLM)
             let ids: [Int32]
             if chat {
                 ids = try ChatTemplate(tokenizer: tokenizer).encode([.user(prompt)], addGenerationPrompt: true).ids

@@ -21,6 +21,9 @@ struct InitModel: ParsableCommand {
     @Option(help: "Output .h5 file.")
     var out: String
 
+    @Flag(help: "Replace an existing --out file.")
+    var force = false
+
     @Option(parsing: .unconditional, help: "Initialisation seed.")
     var seed: UInt64 = 0
 
@@ -33,11 +36,15 @@ struct InitModel: ParsableCommand {
 
     func run() throws {
         try reportingErrors {
+            try OutputPath.check(out, kind: .file, force: force, option: "--out")
             let modelConfig: GemmaConfig
             if let preset {
                 modelConfig = GemmaConfig.presets[preset]!
             } else {
-                modelConfig = try JSONDecoder().decode(GemmaConfig.self, from: Data(contentsOf: URL(fileURLWithPath: config!)))
+                let data = try Data(contentsOf: URL(fileURLWithPath: config!))
+                do { modelConfig = try JSONDecoder().decode(GemmaConfig.self, from: data) } catch let error as DecodingError {
+                    throw ValidationError("--config \(config!): not a Gemma config.json: \(error.summary)")
+                }
             }
             try modelConfig.validate()
             let tok = try SentencePieceTokenizer(contentsOf: URL(fileURLWithPath: tokenizer))

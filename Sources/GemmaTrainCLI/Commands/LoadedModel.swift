@@ -10,9 +10,15 @@ struct CheckpointOptions: ParsableArguments {
     @Option(help: "A SentencePiece tokenizer.model (default: the one stored with the checkpoint).")
     var tokenizer: String?
 
-    /// The model and its tokenizer; errors name the file.
-    func load() throws -> (model: GemmaModel, tokenizer: SentencePieceTokenizer) {
+    /// The model and its tokenizer; errors name the file. A model with another head than `head` is
+    /// refused: a reward model does not generate text, a language model scores no preference pairs.
+    func load(expecting head: GemmaModel.Head) throws -> (model: GemmaModel, tokenizer: SentencePieceTokenizer) {
         let contents = try ModelFile.loadAny(checkpoint)
+        guard contents.model.head == head else {
+            throw ValidationError(head == .reward
+                ? "\(checkpoint) is a causal language model, not a reward model"
+                : "\(checkpoint) is a reward model (it scores sequences, it does not predict tokens); give a causal language model")
+        }
         let tok: SentencePieceTokenizer
         if let tokenizer {
             tok = try SentencePieceTokenizer(contentsOf: URL(fileURLWithPath: tokenizer))

@@ -62,6 +62,7 @@ extension Trainer {
             if loss.isFinite && gradNorm.isFinite {
                 skippedInARow = 0
                 try optimizer.step(learningRate: lr, gradientScale: clip)
+                FaultInjection.fromEnvironment?.update(model.parameters, rank: mesh?.worldRank ?? 0, step: step)
                 onStep(step, stepTokens, (ContinuousClock.now - stepStart).seconds)
                 tokensSeen += stepTokens
                 firstLoss = firstLoss ?? loss
@@ -138,6 +139,7 @@ extension Trainer {
         let micro = lmTrain!.microBatches(step: step).map { Batch($0, time: config.data.seqLen) }
         // The normaliser: predicted tokens of the whole global batch (every data rank counts the same).
         let predicted = lmTrain!.globalRows(step: step).reduce(0) { $0 + $1.tokenCount }
+        guard predicted > 0 else { throw TrainingError("step \(step): no token of the global batch is predicted (\(config.data.train))") }
         let (loss, _) = Steps.languageModel(model, micro, globalTokens: predicted)
         return (try sumOverData([injected(loss, step)])[0], globalTokens, [])
     }

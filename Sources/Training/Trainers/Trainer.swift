@@ -201,7 +201,7 @@ public final class Trainer {
         let d = config.data
         let train = try load(d.train)
         log("train data \(train.report)")
-        guard !train.rows.isEmpty else { throw TrainingError("\(d.train): no training rows") }
+        guard !train.rows.isEmpty else { throw TrainingError("\(d.train): no training rows (\(train.report))") }
         var eval: [Row] = []
         if let path = d.eval {
             let e = try load(path)
