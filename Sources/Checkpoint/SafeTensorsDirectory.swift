@@ -84,8 +84,8 @@ public final class SafeTensorsDirectory: @unchecked Sendable {  // immutable aft
         let index: Index
         do {
             index = try JSONDecoder().decode(Index.self, from: data)
-        } catch {
-            throw SafeTensorsError(file: indexPath, reason: "invalid index: \(error)")
+        } catch let error as DecodingError {
+            throw SafeTensorsError(file: indexPath, reason: "invalid index: \(error.summary)")
         }
         for (tensor, shard) in index.weight_map
         where shard.isEmpty || shard.contains("/") || shard == "." || shard == ".." {

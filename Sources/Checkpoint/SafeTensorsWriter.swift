@@ -162,9 +162,9 @@ public struct SafeTensorsWriter {
     public func writeModel(_ tensors: [Tensor], toDirectory directory: String, maxShardBytes: Int? = nil) throws -> [String] {
         let folder = URL(fileURLWithPath: directory, isDirectory: true)
         do {
-            try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
-        } catch {
-            throw SafeTensorsError(file: directory, reason: "cannot create the directory: \(FileSystemError.reason(of: error))")
+            try Directories.create(directory)
+        } catch let error as FileSystemError {
+            throw SafeTensorsError(file: directory, reason: "cannot create the directory: \(error.reason)")
         }
         try checkNames(tensors, path: directory)
 

@@ -55,7 +55,7 @@ public enum HuggingFaceDirectory {
     public static func save(_ model: GemmaModel, tokenizer: [UInt8]?, to directory: String,
                             dtype: SafeTensors.DType = .f32, maxShardBytes: Int? = nil) throws {
         let dir = URL(fileURLWithPath: directory)
-        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        try Directories.create(directory)
         let tensors = model.parameters.entries.enumerated().map { i, e in
             let t = model.parameters.tensor(i)
             return SafeTensorsWriter.Tensor(name: e.name, shape: e.shape) { buffer in

@@ -72,6 +72,8 @@ public enum ModelFile {
         do {
             config = try JSONDecoder().decode(GemmaConfig.self, from: Data(configText.utf8))
             try config.validate()
+        } catch let error as DecodingError {
+            throw FormatError(path: path, message: "attribute /@config is not a valid model config: \(error.summary)")
         } catch {
             throw FormatError(path: path, message: "attribute /@config is not a valid model config: \(error)")
         }

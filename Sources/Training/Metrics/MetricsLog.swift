@@ -1,3 +1,4 @@
+import Checkpoint
 import Foundation
 #if canImport(Glibc)
 import Glibc
@@ -29,10 +30,8 @@ public final class MetricsLog {
     /// - Throws: ``MetricsError`` naming the file.
     public init(directory: URL, resumingAfter step: Int? = nil) throws {
         url = directory.appendingPathComponent(Self.fileName)
-        do {
-            try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        } catch {
-            throw MetricsError(file: directory.path, reason: "cannot create directory: \(error)")
+        do { try Directories.create(directory.path) } catch let error as FileSystemError {
+            throw MetricsError(file: directory.path, reason: "cannot create directory: \(error.reason)")
         }
         try Self.cutTail(url.path, after: step)
         file = try AppendFile(path: url.path)

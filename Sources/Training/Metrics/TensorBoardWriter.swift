@@ -1,3 +1,4 @@
+import Checkpoint
 import Foundation
 #if canImport(Glibc)
 import Glibc
@@ -34,10 +35,8 @@ public final class TensorBoardWriter {
     /// - Throws: ``MetricsError`` naming the file.
     public init(directory: URL, resumingAfter step: Int? = nil, wallTime: Double? = nil) throws {
         let time = wallTime ?? Date().timeIntervalSince1970
-        do {
-            try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        } catch {
-            throw MetricsError(file: directory.path, reason: "cannot create directory: \(error)")
+        do { try Directories.create(directory.path) } catch let error as FileSystemError {
+            throw MetricsError(file: directory.path, reason: "cannot create directory: \(error.reason)")
         }
         // Two writers in one second on one host (a quick restart) must not share a file.
         let base = directory.appendingPathComponent("events.out.tfevents.\(Int(time)).\(Self.hostName())").path

@@ -108,8 +108,8 @@ public final class Trainer {
         if FileManager.default.fileExists(atPath: dir, isDirectory: &isDirectory) {
             guard isDirectory.boolValue else { throw TrainingError("run.dir \(dir) exists and is not a directory") }
         } else {
-            do { try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true) } catch {
-                throw TrainingError("run.dir \(dir): cannot create the directory: \(FileSystemError.reason(of: error))")
+            do { try Directories.create(dir) } catch let error as FileSystemError {
+                throw TrainingError("run.dir \(dir): cannot create the directory: \(error.reason)")
             }
         }
         let lock = try RunDirectoryLock(directory: dir)
@@ -163,9 +163,12 @@ public final class Trainer {
     /// A model config from a `config.json` file, an HF directory or a GemmaTrain `.h5` file.
     static func loadArchitecture(_ path: String) throws -> GemmaConfig {
         if path.hasSuffix(".json") {
-            let data = try Foundation.Data(contentsOf: URL(fileURLWithPath: path))
-            do { return try JSONDecoder().decode(GemmaConfig.self, from: data) } catch {
-                throw TrainingError("model.path \(path): not a Gemma config.json (\(error))")
+            let data: Foundation.Data
+            do { data = try Foundation.Data(contentsOf: URL(fileURLWithPath: path)) } catch {
+                throw TrainingError("model.path \(path): cannot read: \(FileSystemError.reason(of: error))")
+            }
+            do { return try JSONDecoder().decode(GemmaConfig.self, from: data) } catch let error as DecodingError {
+                throw TrainingError("model.path \(path): not a Gemma config.json: \(error.summary)")
             }
         }
         return try ModelFile.loadAny(path).model.config

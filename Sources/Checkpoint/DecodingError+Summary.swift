@@ -1,3 +1,5 @@
+import Foundation
+
 extension DecodingError {
     /// One line for a user: what is wrong and at which key path, e.g. `missing key "text"`,
     /// `expected String at messages[0].content`, `not valid JSON`.
