@@ -81,7 +81,7 @@ public func crossEntropy(
                     if let dw, !accW { dw.update(repeating: 0, count: rows * d) }
                     return
                 }
-                chunks.backward(hidden.data, weight.data, targets, lse: lse.data, scale: scale,
+                chunks.backward(hidden.data, weight.data, targets, lse: lse.data, scale: { _ in scale },
                                 dHidden: dh, accumulateHidden: accH, dWeight: dw, accumulateWeight: accW)
                 if let dw, !accW, valid < rows {  // padding rows: never predicted, zero gradient
                     (dw + valid * d).update(repeating: 0, count: (rows - valid) * d)
@@ -90,6 +90,50 @@ public func crossEntropy(
         }
     }
     return (loss, count)
+}
+
+/// The log-probability of each row's target under `softmax(hidden · weightᵀ)`, fused with the output
+/// projection like ``crossEntropy(hidden:weight:targets:normalizer:chunkSize:shard:logitCacheBytes:)``
+/// (same chunks, same vocabulary sharding): what preference optimisation and policy gradients sum per
+/// sequence.
+///
+///     logp[n] = logits[n, targets[n]] - logsumexp(logits[n])      (0 where targets[n] == -100)
+///     dlogits[n] = (onehot(targets[n]) - softmax(logits[n])) · g[n]
+///
+/// - Parameters: as for the cross-entropy; `targets` rows equal to ``ignoreIndex`` give 0 and no gradient.
+/// - Returns: `logp` of shape `[N]`.
+public func tokenLogProbs(
+    hidden: Tensor, weight: Tensor, targets: [Int32], chunkSize: Int = 2048, shard: VocabShard? = nil,
+    logitCacheBytes: Int = crossEntropyLogitCacheBytes
+) -> Tensor {
+    shapeCheck(hidden.rank == 2 && weight.rank == 2 && hidden.shape[1] == weight.shape[1],
+               "tokenLogProbs: need hidden [N, D] and weight [V, D], got hidden \(hidden.shape), weight \(weight.shape)")
+    let (n, d, rows) = (hidden.shape[0], hidden.shape[1], weight.shape[0])
+    let v = shard?.vocabulary ?? rows
+    shapeCheck(targets.count == n, "tokenLogProbs: \(targets.count) targets for hidden \(hidden.shape)")
+    for (row, t) in targets.enumerated() where t != ignoreIndex {
+        shapeCheck(t >= 0 && Int(t) < v, "tokenLogProbs: target \(t) at row \(row) is outside 0..<\(v) and is not \(ignoreIndex)")
+    }
+    let valid = shard?.validRows ?? rows
+    let recording = GradMode.isEnabled && (hidden.requiresGrad || weight.requiresGrad)
+    let cache = recording && n * valid * 4 <= logitCacheBytes ? Tensor(uninitialized: [n, valid]) : nil
+    let chunks = VocabChunks(n: n, d: d, v: valid, firstRow: shard?.firstRow ?? 0, width: max(1, min(chunkSize, valid)),
+                             cache: cache)
+    let (lse, targetLogit) = chunks.forward(hidden.data, weight.data, targets, group: shard?.group)
+    let logp = Tensor(zeros: [n])  // [N]
+    for r in 0..<n where targets[r] != ignoreIndex { logp.data[r] = targetLogit.data[r] - lse.data[r] }
+    logp.recorded("tokenLogProbs", [hidden, weight]) { g in
+        let upstream = g.data  // [N]
+        hidden.withGradBufferIf(hidden.requiresGrad) { dh, accH in
+            weight.withGradBufferIf(weight.requiresGrad) { dw, accW in
+                // d(-logp)/dlogits is the cross-entropy's; scaling row r by -g[r] gives dlogp.
+                chunks.backward(hidden.data, weight.data, targets, lse: lse.data, scale: { -upstream[$0] },
+                                dHidden: dh, accumulateHidden: accH, dWeight: dw, accumulateWeight: accW)
+                if let dw, !accW, valid < rows { (dw + valid * d).update(repeating: 0, count: (rows - valid) * d) }
+            }
+        }
+    }
+    return logp
 }
 
 /// Largest `[N, V]` logits (in bytes) the cross-entropy keeps from forward to backward instead of
@@ -174,11 +218,11 @@ private struct VocabChunks {
         targetLogit.data.update(from: both1, count: n)
     }
 
-    /// Writes or adds the gradients of `scale · Σ_counted (lse - logit[target])` into `dHidden [N, D]` and
-    /// `dWeight [V, D]` (either may be nil).
+    /// Writes or adds the gradients of `Σ_counted scale(row) · (lse - logit[target])` into
+    /// `dHidden [N, D]` and `dWeight [V, D]` (either may be nil).
     func backward(
         _ hidden: UnsafePointer<Float>, _ weight: UnsafePointer<Float>, _ targets: [Int32],
-        lse: UnsafePointer<Float>, scale: Float,
+        lse: UnsafePointer<Float>, scale: (Int) -> Float,
         dHidden: UnsafeMutablePointer<Float>?, accumulateHidden: Bool,
         dWeight: UnsafeMutablePointer<Float>?, accumulateWeight: Bool
     ) {
@@ -196,8 +240,9 @@ private struct VocabChunks {
                     let t = Int(targets[r]) - firstRow
                     let x = dlogits + r * ld
                     guard targets[r] != ignoreIndex else { x.update(repeating: 0, count: w); continue }
-                    expInPlace(x, w, minus: lse[r], scale: scale)  // softmax · scale
-                    if cols.contains(t) { x[t - cols.lowerBound] -= scale }
+                    let s = scale(r)
+                    expInPlace(x, w, minus: lse[r], scale: s)  // softmax · scale
+                    if cols.contains(t) { x[t - cols.lowerBound] -= s }
                 }
             }
             if let dHidden {  // [N, D] += dlogits [N, w] · W[cols] [w, D]
