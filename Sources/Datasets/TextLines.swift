@@ -25,7 +25,7 @@ public struct TextLine: Sendable {
         }
     }
 
-    /// Whether the line holds only spaces and tabs (or nothing).
+    /// Whether the line holds only spaces, tabs, vertical tabs and form feeds (or nothing).
     public var isBlank: Bool {
         bytes.allSatisfy { $0 == 0x20 || $0 == 0x09 || $0 == 0x0B || $0 == 0x0C }
     }

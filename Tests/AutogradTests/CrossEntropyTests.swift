@@ -216,4 +216,3 @@ private struct Reference {
     }
 }
 
-private func maxAbs(_ t: Tensor) -> Float { t.scalars.map(abs).max() ?? 0 }

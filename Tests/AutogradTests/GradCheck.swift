@@ -79,3 +79,6 @@ func assertClose(_ a: Tensor, _ b: Tensor, tol: Float, _ message: String = "",
     for i in 0..<a.count { worst = max(worst, abs(a.data[i] - b.data[i])) }
     XCTAssertLessThanOrEqual(worst, tol, "max-abs difference \(worst) \(message)", file: file, line: line)
 }
+
+/// The largest magnitude in `t` (the scale of a gradient tolerance).
+func maxAbs(_ t: Tensor) -> Float { t.scalars.map(abs).max() ?? 0 }
