@@ -114,7 +114,7 @@ final class InspectCommandTests: TinyModelTestCase {
         for round in 0..<6 {
             let child = Process()
             child.executableURL = CommandRunner.executable
-            child.arguments = arguments + ["--seed", "\(round + 10)"]
+            child.arguments = arguments + ["--seed", "\(round + 10)", "--force"]
             child.standardOutput = FileHandle.nullDevice
             child.standardError = FileHandle.nullDevice
             try child.run()
