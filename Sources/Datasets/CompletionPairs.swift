@@ -1,0 +1,93 @@
+import Gemma
+
+/// A preference pair as preference optimisation (DPO) reads it: one prompt and two completions.
+///
+/// The prompt is the dialogue rendered in the turn format up to and including `<start_of_turn>model\n`
+/// (with `<bos>`); a completion is exactly what SFT predicts for a model turn: the reply, `<end_of_turn>`
+/// and the newline. The policy scores a completion by the summed log-probabilities of its tokens given
+/// the prompt.
+public struct CompletionPair: Sendable, Equatable {
+    public var prompt: [Int32]
+    public var chosen: [Int32], rejected: [Int32]
+
+    public init(prompt: [Int32], chosen: [Int32], rejected: [Int32]) {
+        self.prompt = prompt
+        self.chosen = chosen
+        self.rejected = rejected
+    }
+
+    /// `prompt + completion`, each position predicting the next token when that token is part of the
+    /// completion (-100 elsewhere).
+    public static func example(prompt: [Int32], completion: [Int32]) -> Example {
+        let ids = prompt + completion
+        let targets = ids.indices.map { t in t + 1 < ids.count && t + 1 >= prompt.count ? ids[t + 1] : -100 }
+        return Example(ids: ids, targets: targets)
+    }
+
+    /// The chosen and the rejected sequence.
+    public var examples: (chosen: Example, rejected: Example) {
+        (Self.example(prompt: prompt, completion: chosen), Self.example(prompt: prompt, completion: rejected))
+    }
+}
+
+/// A micro-batch of completion pairs: the chosen sequences of its `pairs` pairs, then their rejected
+/// sequences, as `2·pairs` rows right-padded to the longest (causal attention keeps padding out of the
+/// real tokens), with only completion tokens predicted.
+public enum CompletionBatch {
+    /// `pairs` as one ``Batch`` of `2·pairs.count` rows: chosen rows first, then rejected rows.
+    public static func make(_ pairs: [CompletionPair], padId: Int32) -> Batch {
+        let examples = pairs.map(\.examples.chosen) + pairs.map(\.examples.rejected)
+        let time = examples.map(\.ids.count).max() ?? 1
+        let rows = Packer(seqLen: time, padId: padId, mode: .single, overlong: .truncate).pack(examples).rows
+        return Batch(rows, time: time)
+    }
+}
+
+extension TrainingData {
+    /// Preference rows (`{"prompt": str | messages, "chosen": str | messages, "rejected": str | messages}`,
+    /// the reward model's format) as completion pairs. Pairs whose longer sequence exceeds `seqLen` are
+    /// handled by `overlong`: `truncate` drops prompt tokens from the left (after `<bos>`), keeping both
+    /// completions whole (a pair whose completion alone does not fit is dropped); `drop` drops the pair.
+    /// Both are counted in the report.
+    public static func completionPairs(_ path: String, template: ChatTemplate, seqLen: Int, overlong: Packer.Overlong,
+                                       skipBadRows: Bool) throws -> (pairs: [CompletionPair], report: DataReport) {
+        var report = DataReport(file: path)
+        var truncated = 0, dropped = 0
+        let read = try JSONLines.read(PreferenceRow.self, from: path, skipBadRows: skipBadRows) { line, row -> CompletionPair? in
+            let history = row.prompt.messages(role: .user)
+            func fail(_ message: String) -> DataError { DataError(file: path, line: line, message: message) }
+            let prompt: [Int32]
+            do { prompt = try template.encode(history, addGenerationPrompt: true).ids } catch { throw fail("\(error)") }
+            func completion(_ reply: TextOrMessages, _ key: String) throws -> [Int32] {
+                let answer = reply.messages(role: .model)
+                guard answer.count == 1, answer[0].role != .user else { throw fail("\(key): give one model reply") }
+                let whole: [Int32]
+                do { whole = try template.encode(history + answer).ids } catch { throw fail("\(error)") }
+                guard whole.starts(with: prompt), whole.count > prompt.count else {
+                    throw fail("\(key): the reply does not extend the prompt's tokens")
+                }
+                return Array(whole[prompt.count...])
+            }
+            var pair = CompletionPair(prompt: prompt, chosen: try completion(row.chosen, "chosen"),
+                                      rejected: try completion(row.rejected, "rejected"))
+            let longest = pair.prompt.count + max(pair.chosen.count, pair.rejected.count)
+            guard longest > seqLen else { return pair }
+            let excess = longest - seqLen
+            guard overlong == .truncate, pair.prompt.count - 1 > excess else {
+                dropped += 1
+                return nil
+            }
+            pair.prompt.removeSubrange(1...excess)  // keep <bos>, drop the oldest prompt tokens
+            truncated += 1
+            return pair
+        }
+        let pairs = read.rows.compactMap { $0 }
+        report.examples = read.rows.count
+        report.rows = pairs.count
+        report.skippedBadRows = read.skipped
+        report.truncated = truncated
+        report.dropped = dropped
+        report.tokens = pairs.reduce(0) { $0 + $1.chosen.count + $1.rejected.count }
+        return (pairs, report)
+    }
+}
