@@ -1,0 +1,224 @@
+import Checkpoint
+import Dispatch
+import Foundation
+import Gemma
+
+/// `gemma-train data prepare`: tokenizes a pretraining text file (`.txt`: one document per non-blank
+/// line; `.jsonl`: `{"text": ...}` per line) on several threads into a prepared directory
+/// (``PreparedIndex`` describes the layout) that training maps instead of tokenizing at every start.
+///
+/// The input is mapped and cut at line ends into pieces of about ``chunkBytes``; pieces are tokenized
+/// in parallel, in waves of `2 x threads`, and appended in input order to shards of about
+/// ``shardBytes`` of input each, so the output depends on the input and these two sizes only, never on
+/// the thread count. Each document becomes `<bos> tokens <eos>` as ``EvaluationRows/textExample(_:tokenizer:)``
+/// makes it. Shards are published by rename, the index last: a killed run leaves no `index.json`, and
+/// a directory without one is refused by training.
+public struct DataPreparation {
+    public var input: String, output: String
+    public var tokenizer: SentencePieceTokenizer
+    /// Worker threads (1: tokenize on the calling thread).
+    public var threads: Int
+    /// Replace the contents of a non-empty output directory (files named like ours only).
+    public var force = false
+    /// Leave malformed JSONL rows out (counted in the index) instead of stopping at the first.
+    public var skipBadRows = false
+    /// Input bytes per piece of parallel work (cut at the next line end).
+    public var chunkBytes = 4 << 20
+    /// Input bytes per shard, in whole pieces.
+    public var shardBytes = 256 << 20
+
+    public init(input: String, output: String, tokenizer: SentencePieceTokenizer,
+                threads: Int = ProcessInfo.processInfo.activeProcessorCount) {
+        self.input = input
+        self.output = output
+        self.tokenizer = tokenizer
+        self.threads = threads
+    }
+
+    /// Prepares the directory and returns its index.
+    /// - Parameter log: called once per shard written.
+    /// - Throws: ``DataError`` as `file:line: message` for a bad input line, naming the input or the
+    ///   output for anything else (unreadable input, non-empty output without ``force``, no documents, a
+    ///   failed write).
+    @discardableResult
+    public func run(log: (String) -> Void = { _ in }) throws -> PreparedIndex {
+        precondition(threads >= 1 && chunkBytes >= 1 && shardBytes >= 1, "DataPreparation: sizes and threads must be >= 1")
+        guard let bos = tokenizer.bosId, let eos = tokenizer.eosId else {
+            throw DataError(file: tokenizer.source, line: nil, message: "the tokenizer has no <bos> or <eos> piece")
+        }
+        let mapped: MappedFile
+        do { mapped = try MappedFile(path: input) } catch let error as SafeTensorsError {
+            throw DataError(file: input, line: nil, message: "cannot read: \(error.reason)")
+        }
+        let attributes = try? FileManager.default.attributesOfItem(atPath: input)
+        let source = PreparedIndex.SourceFile(
+            path: input, bytes: mapped.bytes.count,
+            mtime: (attributes?[.modificationDate] as? Date)?.timeIntervalSince1970 ?? 0)
+        try clearOutput()
+
+        let cuts = ByteLines.cuts(mapped.bytes, target: chunkBytes)
+        let chunksPerShard = max(1, shardBytes / chunkBytes)
+        let job = ChunkJob(bytes: mapped.bytes, cuts: cuts, json: input.hasSuffix(".jsonl"), skipBadRows: skipBadRows,
+                           tokenizer: tokenizer, bos: bos, eos: eos)
+        let dtype = PreparedIndex.TokenType(vocabularySize: tokenizer.vocabularySize)
+        var shards: [PreparedIndex.Shard] = []
+        var writer: ShardWriter?
+        var nextLine = 1, skipped = 0
+        do {
+            let chunks = cuts.count - 1, wave = 2 * threads
+            for first in stride(from: 0, to: chunks, by: wave) {
+                for (offset, chunk) in job.tokenize(first..<min(first + wave, chunks), threads: threads).enumerated() {
+                    if let failure = chunk.failure {
+                        throw DataError(file: input, line: nextLine + failure.line - 1, message: failure.message)
+                    }
+                    nextLine += chunk.lines
+                    skipped += chunk.skipped
+                    let index = first + offset
+                    if writer == nil {
+                        writer = try ShardWriter(directory: output, number: shards.count, dtype: dtype)
+                    }
+                    try writer!.append(chunk)
+                    if (index + 1) % chunksPerShard == 0 || index + 1 == chunks, let full = writer {
+                        writer = nil
+                        if let shard = try full.commit() {
+                            shards.append(shard)
+                            log("\(shard.tokensFile): \(shard.documents) documents, \(shard.tokens) tokens")
+                        }
+                    }
+                }
+            }
+        } catch {
+            writer?.abandon()
+            removeShards(shards)
+            throw error
+        }
+        guard !shards.isEmpty else {
+            throw DataError(file: input, line: nil, message: "no documents (every line is blank)")
+        }
+        let index = PreparedIndex(
+            format: PreparedIndex.formatName, version: PreparedIndex.currentVersion, kind: "text", dtype: dtype,
+            tokenizer: .init(tokenizer), source: source, documents: shards.reduce(0) { $0 + $1.documents },
+            tokens: shards.reduce(0) { $0 + $1.tokens }, skippedBadRows: skipped, shards: shards)
+        let indexPath = path(PreparedIndex.fileName)
+        do {
+            try AtomicPath.write(indexPath) { try index.encoded().write(to: URL(fileURLWithPath: $0)) }
+        } catch {
+            throw DataError(file: indexPath, line: nil, message: "cannot write: \(error)")
+        }
+        return index
+    }
+
+    /// `output/name`.
+    func path(_ name: String) -> String { (output as NSString).appendingPathComponent(name) }
+
+    /// Creates the output directory, or checks that it is empty; with ``force``, removes a previous
+    /// preparation's index first (so the directory stops looking complete), then its shards.
+    func clearOutput() throws {
+        let manager = FileManager.default
+        var isDirectory: ObjCBool = false
+        guard manager.fileExists(atPath: output, isDirectory: &isDirectory) else {
+            do { try manager.createDirectory(atPath: output, withIntermediateDirectories: true) } catch {
+                throw DataError(file: output, line: nil, message: "cannot create the directory: \(error.localizedDescription)")
+            }
+            return
+        }
+        guard isDirectory.boolValue else { throw DataError(file: output, line: nil, message: "exists and is not a directory") }
+        let names = (try? manager.contentsOfDirectory(atPath: output)) ?? []
+        guard !names.isEmpty else { return }
+        guard force else {
+            throw DataError(file: output, line: nil, message: "is not empty (\(names.count) entries); pass --force to replace a previous preparation")
+        }
+        unlink(path(PreparedIndex.fileName))
+        for name in names where ShardWriter.isShardName(name) { unlink(path(name)) }
+    }
+
+    /// Removes shards written by a run that failed.
+    func removeShards(_ shards: [PreparedIndex.Shard]) {
+        for shard in shards {
+            unlink(path(shard.tokensFile))
+            unlink(path(shard.offsetsFile))
+        }
+    }
+}
+
+/// What one piece of the input became.
+struct TokenizedChunk {
+    /// Documents back to back, each `<bos> ids <eos>`.
+    var tokens: [Int32] = []
+    /// `[documents]` end offset of each document in `tokens`.
+    var ends: [Int] = []
+    /// Lines in the piece (terminators), to number the next piece's lines.
+    var lines = 0
+    var skipped = 0
+    /// The first bad line, numbered within the piece (1-based).
+    var failure: (line: Int, message: String)?
+}
+
+/// The tokenizing of the pieces of a mapped input (shared read-only by the worker threads).
+struct ChunkJob: @unchecked Sendable {  // the mapped bytes are read-only; the tokenizer is Sendable
+    let bytes: UnsafeRawBufferPointer
+    /// `[pieces + 1]` byte offsets of the pieces (``ByteLines/cuts(_:target:)``).
+    let cuts: [Int]
+    let json: Bool, skipBadRows: Bool
+    let tokenizer: SentencePieceTokenizer
+    let bos: Int32, eos: Int32
+
+    /// Pieces `range`, tokenized on up to `threads` threads; in order.
+    func tokenize(_ range: Range<Int>, threads: Int) -> [TokenizedChunk] {
+        var results = [TokenizedChunk](repeating: TokenizedChunk(), count: range.count)
+        let workers = min(threads, range.count)
+        results.withUnsafeMutableBufferPointer { out in
+            guard workers > 1 else {
+                for i in 0..<range.count { out[i] = tokenize(range.lowerBound + i) }
+                return
+            }
+            let shared = SharedResults(buffer: out)
+            DispatchQueue.concurrentPerform(iterations: workers) { worker in
+                for i in stride(from: worker, to: range.count, by: workers) {
+                    shared.buffer[i] = tokenize(range.lowerBound + i)  // each index written by one worker
+                }
+            }
+        }
+        return results
+    }
+
+    /// Piece `k` (a line of JSONL or text per document; blank lines skipped).
+    func tokenize(_ k: Int) -> TokenizedChunk {
+        struct Failure: Error { let line: Int, message: String }
+        struct TextRow: Decodable { let text: String }
+        var chunk = TokenizedChunk()
+        let decoder = JSONDecoder()
+        let piece = UnsafeRawBufferPointer(rebasing: bytes[cuts[k]..<cuts[k + 1]])
+        do {
+            chunk.lines = try ByteLines.forEach(in: piece, skipByteOrderMark: k == 0) { line, text in
+                guard !ByteLines.isBlank(text) else { return }
+                let document: String
+                if json {
+                    do { document = try decoder.decode(TextRow.self, from: Data(text)).text } catch let error as DecodingError {
+                        if skipBadRows { chunk.skipped += 1; return }
+                        throw Failure(line: line, message: error.summary)
+                    }
+                } else {
+                    guard let decoded = String(validating: text, as: UTF8.self) else {
+                        throw Failure(line: line, message: "not UTF-8 text")
+                    }
+                    document = decoded
+                }
+                chunk.tokens.append(bos)
+                chunk.tokens += tokenizer.encode(document)
+                chunk.tokens.append(eos)
+                chunk.ends.append(chunk.tokens.count)
+            }
+        } catch let failure as Failure {
+            chunk.failure = (failure.line, failure.message)
+        } catch {
+            chunk.failure = (0, "\(error)")
+        }
+        return chunk
+    }
+}
+
+/// The results buffer, written by the workers at disjoint indices.
+private struct SharedResults: @unchecked Sendable {
+    let buffer: UnsafeMutableBufferPointer<TokenizedChunk>
+}
