@@ -59,18 +59,18 @@ struct BenchData: ParsableCommand {
             }
             let corpusBytes = (try FileManager.default.attributesOfItem(atPath: file)[.size] as? Int) ?? 0
             let alone = try tokenizerSpeed(file, tok)
-            printError(String(format: "tokenizer alone: %.0f tokens/s on 1 thread", alone))
+            printError(String(format: "tokenizer alone: %.0f tokens/s on 1 thread (%.0f per CPU second)", alone.wall, alone.cpu))
 
-            func prepare(_ threads: Int) throws -> (directory: String, seconds: Double, tokens: Int) {
+            func prepare(_ threads: Int) throws -> (directory: String, seconds: Double, cpuSeconds: Double, tokens: Int) {
                 let directory = (work as NSString).appendingPathComponent("prepared-\(threads)")
                 var preparation = DataPreparation(input: file, output: directory, tokenizer: tok, threads: threads)
                 preparation.force = true
-                let started = ContinuousClock.now
+                let (started, cpuStarted) = (ContinuousClock.now, Self.cpuSeconds())
                 let index = try preparation.run()
-                let seconds = (ContinuousClock.now - started).milliseconds / 1000
-                printError(String(format: "data prepare, %d thread%@: %.1f s, %.0f tokens/s", threads, threads == 1 ? "" : "s",
-                                  seconds, Double(index.tokens) / seconds))
-                return (directory, seconds, index.tokens)
+                let seconds = (ContinuousClock.now - started).milliseconds / 1000, cpu = Self.cpuSeconds() - cpuStarted
+                printError(String(format: "data prepare, %d thread%@: %.1f s (%.1f CPU s), %.0f tokens/s", threads,
+                                  threads == 1 ? "" : "s", seconds, cpu, Double(index.tokens) / seconds))
+                return (directory, seconds, cpu, index.tokens)
             }
             let single = try prepare(1)
             let parallel = threads > 1 ? try prepare(threads) : single
@@ -80,12 +80,15 @@ struct BenchData: ParsableCommand {
             let start = try measure { try firstBatches(parallel.directory, tok) }
             var fields: [(String, JSONValue)] = [
                 ("benchmark", .string("data")), ("corpus_mb", .number(Double(corpusBytes) / 1e6)),
-                ("tokens", .int(parallel.tokens)), ("tokenizer_tokens_per_s", .number(alone)),
+                ("tokens", .int(parallel.tokens)), ("tokenizer_tokens_per_s", .number(alone.wall)),
+                ("tokenizer_tokens_per_cpu_s", .number(alone.cpu)),
                 ("prepare_1_thread_tokens_per_s", .number(Double(single.tokens) / single.seconds)),
                 ("prepare_threads", .int(threads)),
                 ("prepare_tokens_per_s", .number(Double(parallel.tokens) / parallel.seconds)),
-                ("prepare_per_core_vs_tokenizer", .number(Double(parallel.tokens) / parallel.seconds / Double(threads) / alone)),
-                ("prepare_seconds", .number(parallel.seconds)), ("identical_output", .bool(identical)),
+                ("prepare_per_core_vs_tokenizer", .number(Double(parallel.tokens) / parallel.seconds / Double(threads) / alone.wall)),
+                ("prepare_seconds", .number(parallel.seconds)),
+                ("prepare_tokens_per_cpu_s", .number(Double(parallel.tokens) / parallel.cpuSeconds)),
+                ("identical_output", .bool(identical)),
                 ("startup_ms", .number(start.seconds * 1000)), ("startup_peak_rss_mib", .number(start.peakMiB)),
                 ("peak_reset", .bool(start.reset)),
             ]
@@ -101,7 +104,7 @@ struct BenchData: ParsableCommand {
 
     /// Tokens per second of `tokenizer.encode` alone, one thread, on the first `--sample-megabytes` of
     /// documents (decoded beforehand).
-    func tokenizerSpeed(_ file: String, _ tokenizer: SentencePieceTokenizer) throws -> Double {
+    func tokenizerSpeed(_ file: String, _ tokenizer: SentencePieceTokenizer) throws -> (wall: Double, cpu: Double) {
         struct Row: Decodable { let text: String }
         guard let handle = FileHandle(forReadingAtPath: file) else { throw ValidationError("cannot read \(file)") }
         let sample = try handle.read(upToCount: sampleMegabytes << 20) ?? Foundation.Data()
@@ -119,9 +122,10 @@ struct BenchData: ParsableCommand {
             }
         }
         if sample.count == sampleMegabytes << 20 { texts.removeLast() }  // probably cut short
-        let started = ContinuousClock.now
+        let (started, cpuStarted) = (ContinuousClock.now, Self.cpuSeconds())
         let tokens = texts.reduce(0) { $0 + tokenizer.encode($1).count }
-        return Double(tokens) / ((ContinuousClock.now - started).milliseconds / 1000)
+        let seconds = (ContinuousClock.now - started).milliseconds / 1000
+        return (Double(tokens) / seconds, Double(tokens) / (Self.cpuSeconds() - cpuStarted))
     }
 
     /// What a run does with a prepared `directory` before its first step: open it, cut the rows, and
@@ -144,6 +148,15 @@ struct BenchData: ParsableCommand {
         try body()
         let seconds = (ContinuousClock.now - started).milliseconds / 1000
         return (seconds, Double(Self.status("VmHWM:") - (reset ? before : 0)) / 1_048_576, reset)
+    }
+
+    /// User plus system CPU seconds of this process so far (all threads): on a shared machine the
+    /// per-core figure that other processes' load does not change.
+    static func cpuSeconds() -> Double {
+        var usage = rusage()
+        getrusage(RUSAGE_SELF.rawValue, &usage)
+        let seconds = { (t: timeval) in Double(t.tv_sec) + Double(t.tv_usec) * 1e-6 }
+        return seconds(usage.ru_utime) + seconds(usage.ru_stime)
     }
 
     /// A `/proc/self/status` field in bytes (0 if unreadable).
