@@ -23,7 +23,7 @@ public struct DataPreparation {
     /// Leave malformed JSONL rows out (counted in the index) instead of stopping at the first.
     public var skipBadRows = false
     /// Input bytes per piece of parallel work (cut at the next line end).
-    public var chunkBytes = 4 << 20
+    public var chunkBytes = 1 << 20
     /// Input bytes per shard, in whole pieces.
     public var shardBytes = 256 << 20
 
@@ -67,7 +67,9 @@ public struct DataPreparation {
         do {
             let chunks = cuts.count - 1, wave = 2 * threads
             for first in stride(from: 0, to: chunks, by: wave) {
-                for (offset, chunk) in job.tokenize(first..<min(first + wave, chunks), threads: threads).enumerated() {
+                let pieces = first..<min(first + wave, chunks)
+                defer { job.release(pieces) }
+                for (offset, chunk) in job.tokenize(pieces, threads: threads).enumerated() {
                     if let failure = chunk.failure {
                         throw DataError(file: input, line: nextLine + failure.line - 1, message: failure.message)
                     }
@@ -180,6 +182,15 @@ struct ChunkJob: @unchecked Sendable {  // the mapped bytes are read-only; the t
             }
         }
         return results
+    }
+
+    /// Lets the kernel drop the mapped input pages of `pieces` (read once; re-read from the file if
+    /// touched again), so that preparing a large file does not grow the resident set by its size.
+    func release(_ pieces: Range<Int>) {
+        let page = Int(sysconf(Int32(_SC_PAGESIZE)))
+        let start = cuts[pieces.lowerBound] / page * page, end = cuts[pieces.upperBound] / page * page
+        guard end > start, let base = bytes.baseAddress else { return }
+        _ = madvise(UnsafeMutableRawPointer(mutating: base + start), end - start, MADV_DONTNEED)
     }
 
     /// Piece `k` (a line of JSONL or text per document; blank lines skipped).
