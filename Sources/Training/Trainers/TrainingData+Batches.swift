@@ -4,7 +4,7 @@ import Datasets
 /// `(s-1)·B ..< s·B` of the sample order, data rank `d` of `D` its slice `d·B/D ..< (d+1)·B/D`, cut into
 /// micro-batches. A pure function of (seed, step), whatever the number of ranks. Rows are fetched by
 /// index from their ``RowSource`` (an array, or a prepared directory building each row on demand), so
-/// a rank only ever builds the rows of its slices.
+/// a rank builds only the rows of its slices (and, through ``globalRows(step:)``, the global batch's).
 public struct BatchSchedule<Row> {
     public let rows: any RowSource<Row>
     public let batchSize: Int, microBatchSize: Int
