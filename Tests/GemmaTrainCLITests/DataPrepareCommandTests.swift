@@ -54,6 +54,32 @@ final class DataPrepareCommandTests: XCTestCase {
         XCTAssertEqual(try CommandRunner.losses(resumed), Array(try CommandRunner.losses(mapped).dropFirst(3)))
     }
 
+    /// SIGKILL while shards are being written: no index.json, so training refuses the directory.
+    func testAKilledPreparationNeverLooksComplete() throws {
+        let text = try String(contentsOf: CommandRunner.root.appendingPathComponent("Configs/data/pretrain.jsonl"), encoding: .utf8)
+        let big = dir.appendingPathComponent("big.jsonl")
+        try String(repeating: text, count: 12).write(to: big, atomically: true, encoding: .utf8)  // ~20 MB, seconds of work
+        let out = dir.appendingPathComponent("killed").path
+        let process = Process()
+        process.executableURL = CommandRunner.executable
+        process.arguments = ["data", "prepare", "--in", big.path, "--out", out, "--threads", "1", "--shard-megabytes", "2",
+                             "--tokenizer", CommandRunner.root.appendingPathComponent(tokenizer).path]
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        let deadline = Date().addingTimeInterval(30)
+        // Kill once the first shard is published, i.e. mid-way.
+        while !FileManager.default.fileExists(atPath: out + "/shard-00000.tokens") && process.isRunning && Date() < deadline {
+            usleep(10_000)
+        }
+        XCTAssertTrue(process.isRunning, "the preparation finished before it could be killed")
+        kill(process.processIdentifier, SIGKILL)
+        process.waitUntilExit()
+        XCTAssertFalse(FileManager.default.fileExists(atPath: out + "/index.json"))
+        let r = try pretrain(dir.appendingPathComponent("run"), train: out, eval: source)
+        XCTAssertEqual(r.status, 1)
+        XCTAssertTrue(r.stderr.contains("error: \(out): not a prepared token directory: no index.json"), r.stderr)
+    }
+
     func testRefusesANonEmptyOutputAnotherTokenizerAndChatTraining() throws {
         let out = dir.appendingPathComponent("out").path
         XCTAssertEqual(try prepare(out).status, 0)
