@@ -109,7 +109,7 @@ public struct PreparedIndex: Codable, Equatable, Sendable {
 
     /// Whether `path` names a directory, which data loading takes for a prepared one (``read(directory:)``
     /// then checks that it is complete).
-    public static func isPrepared(_ path: String) -> Bool {
+    public static func isDirectory(_ path: String) -> Bool {
         var isDirectory: ObjCBool = false
         return FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) && isDirectory.boolValue
     }

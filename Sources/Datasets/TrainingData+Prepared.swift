@@ -9,7 +9,7 @@ extension TrainingData {
     public static func textRows(_ path: String, tokenizer: SentencePieceTokenizer, seqLen: Int, packing: Bool,
                                 overlong: Packer.Overlong, skipBadRows: Bool) throws
         -> (rows: any RowSource<PackedRow>, report: DataReport) {
-        if PreparedIndex.isPrepared(path) {
+        if PreparedIndex.isDirectory(path) {
             let rows = PreparedRows(tokens: try PreparedTokens(directory: path, tokenizer: tokenizer), seqLen: seqLen,
                                     padId: tokenizer.padId ?? 0, packing: packing, overlong: overlong)
             return (rows, rows.report)
@@ -22,7 +22,7 @@ extension TrainingData {
     /// Throws unless `path` is a file: prepared directories hold pretraining text only, so SFT and reward
     /// data must be given as files.
     public static func requireFile(_ path: String, format: String) throws {
-        guard !PreparedIndex.isPrepared(path) else {
+        guard !PreparedIndex.isDirectory(path) else {
             throw DataError(file: path, line: nil, message: "is a directory: prepared token directories hold pretraining text only; give \(format) data as a .jsonl file")
         }
     }
