@@ -53,7 +53,7 @@ public struct DataPreparation {
         let source = PreparedIndex.SourceFile(
             path: input, bytes: mapped.bytes.count,
             mtime: (attributes?[.modificationDate] as? Date)?.timeIntervalSince1970 ?? 0)
-        try clearOutput()
+        let created = try clearOutput()
 
         let cuts = ByteLines.cuts(mapped.bytes, target: chunkBytes)
         let chunksPerShard = max(1, shardBytes / chunkBytes)
@@ -91,9 +91,11 @@ public struct DataPreparation {
         } catch {
             writer?.abandon()
             removeShards(shards)
+            if created { rmdir(output) }
             throw error
         }
         guard !shards.isEmpty else {
+            if created { rmdir(output) }
             throw DataError(file: input, line: nil, message: "no documents (every line is blank)")
         }
         let index = PreparedIndex(
@@ -113,24 +115,26 @@ public struct DataPreparation {
     func path(_ name: String) -> String { (output as NSString).appendingPathComponent(name) }
 
     /// Creates the output directory, or checks that it is empty; with ``force``, removes a previous
-    /// preparation's index first (so the directory stops looking complete), then its shards.
-    func clearOutput() throws {
+    /// preparation's index first (so the directory stops looking complete), then its shards. Returns
+    /// whether it created the directory (a failed run then removes it again).
+    func clearOutput() throws -> Bool {
         let manager = FileManager.default
         var isDirectory: ObjCBool = false
         guard manager.fileExists(atPath: output, isDirectory: &isDirectory) else {
             do { try manager.createDirectory(atPath: output, withIntermediateDirectories: true) } catch {
                 throw DataError(file: output, line: nil, message: "cannot create the directory: \(error.localizedDescription)")
             }
-            return
+            return true
         }
         guard isDirectory.boolValue else { throw DataError(file: output, line: nil, message: "exists and is not a directory") }
         let names = (try? manager.contentsOfDirectory(atPath: output)) ?? []
-        guard !names.isEmpty else { return }
+        guard !names.isEmpty else { return false }
         guard force else {
             throw DataError(file: output, line: nil, message: "is not empty (\(names.count) entries); pass --force to replace a previous preparation")
         }
         unlink(path(PreparedIndex.fileName))
         for name in names where ShardWriter.isShardName(name) { unlink(path(name)) }
+        return false
     }
 
     /// Removes shards written by a run that failed.
