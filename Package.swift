@@ -34,7 +34,7 @@ let package = Package(
         .target(name: "Mesh", dependencies: ["CMPI"], swiftSettings: swiftSettings),
         .target(name: "Checkpoint", dependencies: ["CHDF5", "NN"], swiftSettings: swiftSettings),
         .target(name: "Gemma", dependencies: ["Checkpoint", "NN", "Autograd"], swiftSettings: swiftSettings),
-        .target(name: "Datasets", dependencies: ["Gemma"], swiftSettings: swiftSettings),
+        .target(name: "Datasets", dependencies: ["Gemma", "Checkpoint"], swiftSettings: swiftSettings),
         .target(
             name: "Training",
             dependencies: ["Datasets", "Gemma", "NN", "Autograd", "Checkpoint", "Mesh", .product(name: "Yams", package: "Yams")],

@@ -7,15 +7,15 @@ import Darwin
 /// A file written through a descriptor and published atomically by an ``AtomicPath``: bytes go to the
 /// hidden temporary file, ``commit()`` closes it and lets the ``AtomicPath`` `fsync` and rename it over
 /// the final name. ``abandon()`` (or an error, or releasing it uncommitted) removes the temporary file.
-final class AtomicFileOutput {
+public final class AtomicFileOutput {
     /// The final path; errors name it.
-    var path: String { atomic.path }
+    public var path: String { atomic.path }
     private let atomic: AtomicPath
     private var fd: Int32
 
     /// Creates the temporary file next to `path`.
     /// - Throws: ``SafeTensorsError`` naming `path` if it cannot be created.
-    init(path: String) throws {
+    public init(path: String) throws {
         atomic = AtomicPath(path)
         fd = open(atomic.temporaryPath, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o644)
         guard fd >= 0 else { throw MappedFile.systemError("open \(atomic.temporaryPath)", path: path) }
@@ -25,7 +25,7 @@ final class AtomicFileOutput {
 
     /// Appends `bytes`, retrying short and interrupted writes.
     /// - Throws: ``SafeTensorsError`` naming the final path if `write` fails (e.g. the disk is full).
-    func write(_ bytes: UnsafeRawBufferPointer) throws {
+    public func write(_ bytes: UnsafeRawBufferPointer) throws {
         precondition(fd >= 0, "write after commit or abandon")
         guard var next = bytes.baseAddress else { return }
         var remaining = bytes.count
@@ -43,7 +43,7 @@ final class AtomicFileOutput {
     /// Closes the file and publishes it (``AtomicPath/commit()``: `fsync`, rename, directory `fsync`).
     /// - Throws: ``SafeTensorsError`` naming the final path if `close`, `fsync` or `rename` fails; the
     ///   temporary file is removed then.
-    func commit() throws {
+    public func commit() throws {
         precondition(fd >= 0, "commit after commit or abandon")
         defer { abandon() }
         let status = close(fd)
@@ -57,7 +57,7 @@ final class AtomicFileOutput {
     }
 
     /// Closes and removes the temporary file unless it was committed. Idempotent.
-    func abandon() {
+    public func abandon() {
         if fd >= 0 {
             close(fd)
             fd = -1

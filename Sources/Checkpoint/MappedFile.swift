@@ -4,22 +4,23 @@ import Glibc
 import Darwin
 #endif
 
-/// A whole file mapped read-only into memory (`mmap`, `MAP_PRIVATE`), unmapped when released.
+/// A whole file mapped read-only into memory (`mmap`, `MAP_PRIVATE`), unmapped when released. Used for
+/// checkpoints, safetensors files and prepared token shards.
 ///
 /// Pages are read from disk on first touch, so opening a multi-gigabyte checkpoint costs nothing until
 /// its tensors are read. The file descriptor is closed right after mapping. If another process
 /// truncates the file while it is mapped, touching the lost pages raises SIGBUS: checkpoints are
 /// replaced by rename, never rewritten in place.
-final class MappedFile: @unchecked Sendable {  // immutable after init; the mapping is read-only
+public final class MappedFile: @unchecked Sendable {  // immutable after init; the mapping is read-only
     /// The path the file was opened with; errors name it.
-    let path: String
+    public let path: String
     /// The file's bytes (empty for an empty file).
-    let bytes: UnsafeRawBufferPointer
+    public let bytes: UnsafeRawBufferPointer
 
     /// Maps the file at `path`.
     /// - Throws: ``SafeTensorsError`` naming the file and carrying `errno` if `open`, `fstat` or `mmap`
     ///   fails, or if `path` is not a regular file.
-    init(path: String) throws {
+    public init(path: String) throws {
         self.path = path
         let fd = open(path, O_RDONLY | O_CLOEXEC)
         guard fd >= 0 else { throw Self.systemError("open", path: path) }

@@ -76,11 +76,18 @@ struct RowBuilder {
 
     /// Adds `range` of an example as the next document of the row.
     mutating func add(_ example: Example, _ range: Range<Int>) {
+        add(ids: example.ids[range], targets: example.targets[range])
+    }
+
+    /// Adds a piece of a document as the next document of the row: its ids and, per id, the token it
+    /// predicts (-100: none). Positions restart at 0.
+    mutating func add(ids pieceIds: some Collection<Int32>, targets pieceTargets: some Collection<Int32>) {
+        precondition(pieceIds.count == pieceTargets.count && pieceIds.count <= room, "RowBuilder: piece does not fit")
         document += 1
-        ids += example.ids[range]
-        targets += example.targets[range]
-        positions += (0..<range.count).map(Int32.init)
-        documents += [Int32](repeating: document, count: range.count)
+        ids += pieceIds
+        targets += pieceTargets
+        positions += 0..<Int32(pieceIds.count)
+        documents += repeatElement(document, count: pieceIds.count)
     }
 
     /// The row, padded to `seqLen`; the builder starts over.

@@ -1,7 +1,7 @@
-/// The lines of a text file, split by bytes (not by Swift `Character`s, where `"\r\n"` is one
-/// character): `"\n"`, `"\r\n"` and a lone `"\r"` each end a line, a last line without a newline counts,
-/// and a UTF-8 byte-order mark at the start of the file is dropped. Each line is decoded on its own, so a
-/// byte that is not UTF-8 is an error naming its line, which `skip_bad_rows` can skip.
+/// A line of a text file, split by bytes (``ByteLines``: `"\n"`, `"\r\n"` and a lone `"\r"` each end a
+/// line, a last line without a newline counts, a UTF-8 byte-order mark at the start is dropped). Each line
+/// is decoded on its own, so a byte that is not UTF-8 is an error naming its line, which `skip_bad_rows`
+/// can skip.
 public struct TextLine: Sendable {
     /// 1-based, counting every line ending.
     public let number: Int
@@ -25,24 +25,18 @@ public struct TextLine: Sendable {
         }
     }
 
-    /// Whether the line holds only spaces, tabs, vertical tabs and form feeds (or nothing).
-    public var isBlank: Bool {
-        bytes.allSatisfy { $0 == 0x20 || $0 == 0x09 || $0 == 0x0B || $0 == 0x0C }
-    }
+    /// Whether the line is blank (``ByteLines/isBlank(_:)``: only whitespace, or empty).
+    public var isBlank: Bool { bytes.withUnsafeBytes { ByteLines.isBlank($0) } }
 
-    /// The lines of `bytes` (a whole file).
+    /// The lines of `bytes` (a whole file), split as ``ByteLines`` splits them.
     public static func split(_ bytes: [UInt8]) -> [TextLine] {
-        var lines: [TextLine] = []
-        var start = bytes.starts(with: [0xEF, 0xBB, 0xBF]) ? 3 : 0
-        var i = start
-        while i < bytes.count {
-            let b = bytes[i]
-            guard b == 0x0A || b == 0x0D else { i += 1; continue }
-            lines.append(TextLine(number: lines.count + 1, bytes: bytes[start..<i]))
-            i += (b == 0x0D && i + 1 < bytes.count && bytes[i + 1] == 0x0A) ? 2 : 1
-            start = i
+        bytes.withUnsafeBytes { raw in
+            var lines: [TextLine] = []
+            ByteLines.forEach(in: raw, skipByteOrderMark: true) { number, line in
+                let start = raw.baseAddress.map { line.baseAddress! - $0 } ?? 0
+                lines.append(TextLine(number: number, bytes: bytes[start..<(start + line.count)]))
+            }
+            return lines
         }
-        if start < bytes.count { lines.append(TextLine(number: lines.count + 1, bytes: bytes[start...])) }
-        return lines
     }
 }

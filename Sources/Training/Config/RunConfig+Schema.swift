@@ -221,9 +221,9 @@ extension RunConfig {
             ]),
             ConfigSection(name: "data", fields: [
                 ConfigField("train", \.data.train, typeName: "path",
-                            "Training file (.jsonl, or .txt for text). Required."),
+                            "Training file (.jsonl, or .txt for text), or a directory from gemma-train data prepare (text). Required."),
                 ConfigField("eval", \.data.eval, typeName: "path",
-                            "Evaluation file in the same format; null = no evaluation."),
+                            "Evaluation file (or prepared directory) in the same format; null = no evaluation."),
                 ConfigField("format", \.data.format,
                             "Rows: text (pretraining), chat (dialogues, SFT), preference (pairs, reward model)."),
                 ConfigField("seq_len", \.data.seqLen,

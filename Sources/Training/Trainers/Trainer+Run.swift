@@ -165,9 +165,9 @@ extension Trainer {
         let sums: [Double] = withNoGrad {  // [loss sum, correct pairs, counted]
             var sums = [0.0, 0.0, 0.0]
             if task == .reward {
-                let pairs = Array(pairEval.prefix(limit))
-                for start in stride(from: rank * micro, to: pairs.count, by: micro * ranks) {
-                    let chunk = Array(pairs[start..<min(start + micro, pairs.count)])
+                let count = min(pairEval.count, limit)
+                for start in stride(from: rank * micro, to: count, by: micro * ranks) {
+                    let chunk = (start..<min(start + micro, count)).map(pairEval.row(at:))
                     let b = PreferenceBatch(chunk, padId: tokenizer.padId ?? 0)
                     let r = model.rewardLoss(ids: b.ids, pairs: b.pairs, lastTokens: b.lastTokens,
                                              margin: Float(config.reward.margin), centerCoef: Float(config.reward.centerCoef))
@@ -177,9 +177,9 @@ extension Trainer {
                 }
                 return sums
             }
-            let rows = Array(lmEval.prefix(limit))
-            for start in stride(from: rank * micro, to: rows.count, by: micro * ranks) {
-                let b = Batch(rows[start..<min(start + micro, rows.count)], time: config.data.seqLen)
+            let count = min(lmEval.count, limit)
+            for start in stride(from: rank * micro, to: count, by: micro * ranks) {
+                let b = Batch((start..<min(start + micro, count)).map(lmEval.row(at:)), time: config.data.seqLen)
                 let (l, count) = model.loss(ids: b.ids, targets: b.targets, batch: b.rows, positions: b.positions,
                                             documents: b.attentionDocuments)
                 sums[0] += Double(l.item) * Double(count)

@@ -45,9 +45,10 @@ public final class Trainer {
     /// Whether this rank writes files and logs.
     var isLeader: Bool { mesh?.isLeader ?? true }
 
-    /// Rows of the training and evaluation data (language-model tasks) or pairs (reward).
-    var lmTrain: BatchSchedule<PackedRow>?, lmEval: [PackedRow] = []
-    var pairTrain: BatchSchedule<PreferencePair>?, pairEval: [PreferencePair] = []
+    /// Rows of the training and evaluation data (language-model tasks) or pairs (reward); text rows may
+    /// come from a prepared directory, built on demand.
+    var lmTrain: BatchSchedule<PackedRow>?, lmEval: any RowSource<PackedRow> = [PackedRow]()
+    var pairTrain: BatchSchedule<PreferencePair>?, pairEval: any RowSource<PreferencePair> = [PreferencePair]()
 
     /// Sets up the run: creates and locks the run directory (rank 0; a fresh run refuses a directory that
     /// holds checkpoints), loads the tokenizer, the model (new from a preset or config, or initialised
@@ -182,15 +183,18 @@ public final class Trainer {
             let template = task == .sft ? try ChatTemplate(tokenizer: tokenizer) : nil
             (lmTrain, lmEval) = try loadSplit { path in
                 if let template {
-                    return try TrainingData.chat(path, template: template, seqLen: d.seqLen, packing: d.packing,
-                                                 overlong: overlong, skipBadRows: d.skipBadRows)
+                    try TrainingData.requireFile(path, format: "chat")
+                    let loaded = try TrainingData.chat(path, template: template, seqLen: d.seqLen, packing: d.packing,
+                                                       overlong: overlong, skipBadRows: d.skipBadRows)
+                    return (loaded.rows, loaded.report)
                 }
-                return try TrainingData.text(path, tokenizer: tokenizer, seqLen: d.seqLen, packing: d.packing,
-                                             overlong: overlong, skipBadRows: d.skipBadRows)
+                return try TrainingData.textRows(path, tokenizer: tokenizer, seqLen: d.seqLen, packing: d.packing,
+                                                 overlong: overlong, skipBadRows: d.skipBadRows)
             }
         case .reward:
             let template = try ChatTemplate(tokenizer: tokenizer)
             (pairTrain, pairEval) = try loadSplit { path in
+                try TrainingData.requireFile(path, format: "preference")
                 let loaded = try TrainingData.preferences(path, template: template, seqLen: d.seqLen, overlong: overlong,
                                                           skipBadRows: d.skipBadRows)
                 return (loaded.pairs, loaded.report)
@@ -199,13 +203,13 @@ public final class Trainer {
     }
 
     /// Loads `data.train` (which must yield rows) and `data.eval` with `load`, logging their reports.
-    func loadSplit<Row>(_ load: (String) throws -> (rows: [Row], report: DataReport)) throws
-        -> (train: BatchSchedule<Row>, eval: [Row]) {
+    func loadSplit<Row>(_ load: (String) throws -> (rows: any RowSource<Row>, report: DataReport)) throws
+        -> (train: BatchSchedule<Row>, eval: any RowSource<Row>) {
         let d = config.data
         let train = try load(d.train)
         log("train data \(train.report)")
-        guard !train.rows.isEmpty else { throw TrainingError("\(d.train): no training rows (\(train.report))") }
-        var eval: [Row] = []
+        guard train.rows.count > 0 else { throw TrainingError("\(d.train): no training rows (\(train.report))") }
+        var eval: any RowSource<Row> = [Row]()
         if let path = d.eval {
             let e = try load(path)
             log("eval data \(e.report)")
