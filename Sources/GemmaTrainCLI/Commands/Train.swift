@@ -70,6 +70,13 @@ struct SFT: ParsableCommand {
     func run() throws { try options.run(.sft) }
 }
 
+struct DPO: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "dpo", abstract: "Align a policy on preference pairs with DPO (or IPO) against a frozen reference.")
+    @OptionGroup var options: TrainOptions
+    func run() throws { try options.run(.dpo) }
+}
+
 struct Reward: ParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Train a reward model on preference pairs (Bradley-Terry loss).")
     @OptionGroup var options: TrainOptions

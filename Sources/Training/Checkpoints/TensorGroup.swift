@@ -9,6 +9,8 @@ public enum TensorGroup: String, CaseIterable, Sendable {
     case adamM
     /// AdamW's second moment: `/optimizer/v/<name>`.
     case adamV
+    /// What the training objective keeps (``TrainingObjective/checkpointTensors()``): `/objective/<name>`.
+    case objective
 
     /// The optimizer's group, which carries its step and hyper-parameters as attributes.
     public static let optimizerGroup = "/optimizer"
@@ -19,6 +21,7 @@ public enum TensorGroup: String, CaseIterable, Sendable {
         case .params: ModelFile.paramsGroup
         case .adamM: Self.optimizerGroup + "/m"
         case .adamV: Self.optimizerGroup + "/v"
+        case .objective: "/objective"
         }
     }
 

@@ -135,6 +135,7 @@ extension RunConfig.Data.Format: ConfigChoice {}
 extension RunConfig.Data.Overlong: ConfigChoice {}
 extension RunConfig.Train.Schedule: ConfigChoice {}
 extension RunConfig.Train.NaNPolicy: ConfigChoice {}
+extension RunConfig.DPO.Loss: ConfigChoice {}
 
 extension Optional: ConfigValue where Wrapped: ConfigValue {
     static var expected: String { "\(Wrapped.expected) or null" }
@@ -284,6 +285,14 @@ extension RunConfig {
                 ConfigField("margin", \.reward.margin, "Margin m in -log σ(r_chosen - r_rejected - m) (>= 0)."),
                 ConfigField("center_coef", \.reward.centerCoef,
                             "Weight of (r_chosen + r_rejected)², keeping rewards near 0 (>= 0)."),
+            ]),
+            ConfigSection(name: "dpo", fields: [
+                ConfigField("beta", \.dpo.beta, "β, the pull towards the reference (> 0)."),
+                ConfigField("loss", \.dpo.loss, "sigmoid (DPO) or ipo."),
+                ConfigField("label_smoothing", \.dpo.labelSmoothing,
+                            "ε of the sigmoid loss, conservative DPO (0 <= ε < 0.5; 0 = plain DPO)."),
+                ConfigField("reference", \.dpo.reference,
+                            "The reference model (.h5 or HF directory); null = the run's starting weights."),
             ]),
         ]
     }

@@ -84,6 +84,9 @@ extension RunConfig {
 
         try number(reward.margin, "reward.margin", { $0 >= 0 }, ">= 0")
         try number(reward.centerCoef, "reward.center_coef", { $0 >= 0 }, ">= 0")
+        try number(dpo.beta, "dpo.beta", { $0 > 0 }, "> 0")
+        try number(dpo.labelSmoothing, "dpo.label_smoothing", { $0 >= 0 && $0 < 0.5 }, "in [0, 0.5)")
+        try nonEmpty(dpo.reference, "dpo.reference")
     }
 
     /// Forward passes per optimizer step on each data rank: `batch_size / (micro_batch_size x dataParallel)`.

@@ -18,11 +18,12 @@ public struct RunConfig: Codable, Equatable, Sendable {
     public var log: Log
     public var mesh: Mesh
     public var reward: Reward
+    public var dpo: DPO
 
     /// A configuration with every default except `data`, whose `train` file has none.
     public init(run: Run = Run(), model: Model = Model(), tokenizer: Tokenizer = Tokenizer(), data: Data,
                 train: Train = Train(), checkpoint: Checkpoint = Checkpoint(), log: Log = Log(),
-                mesh: Mesh = Mesh(), reward: Reward = Reward()) {
+                mesh: Mesh = Mesh(), reward: Reward = Reward(), dpo: DPO = DPO()) {
         self.run = run
         self.model = model
         self.tokenizer = tokenizer
@@ -32,6 +33,7 @@ public struct RunConfig: Codable, Equatable, Sendable {
         self.log = log
         self.mesh = mesh
         self.reward = reward
+        self.dpo = dpo
     }
 
     /// `run`: where the run writes and how it is seeded.
@@ -286,6 +288,36 @@ public struct RunConfig: Codable, Equatable, Sendable {
         enum CodingKeys: String, CodingKey {
             case margin
             case centerCoef = "center_coef"
+        }
+    }
+
+    /// `dpo`: offline preference optimisation against a frozen reference (``PreferenceLoss``).
+    public struct DPO: Codable, Equatable, Sendable {
+        public enum Loss: String, Codable, CaseIterable, Sendable {
+            /// `-(1-ε)·log σ(β·d) - ε·log σ(-β·d)` (DPO; conservative DPO with label smoothing ε).
+            case sigmoid
+            /// `(d - 1/(2β))²` (IPO).
+            case ipo
+        }
+
+        /// β: the strength of the pull towards the reference.
+        public var beta: Double
+        public var loss: Loss
+        /// ε of the sigmoid loss (0 = plain DPO).
+        public var labelSmoothing: Double
+        /// The reference model (a `.h5` file or Hugging Face directory); nil: the run's own starting weights.
+        public var reference: String?
+
+        public init(beta: Double = 0.1, loss: Loss = .sigmoid, labelSmoothing: Double = 0, reference: String? = nil) {
+            self.beta = beta
+            self.loss = loss
+            self.labelSmoothing = labelSmoothing
+            self.reference = reference
+        }
+
+        enum CodingKeys: String, CodingKey {
+            case beta, loss, reference
+            case labelSmoothing = "label_smoothing"
         }
     }
 

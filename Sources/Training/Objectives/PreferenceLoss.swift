@@ -35,6 +35,8 @@ public struct PreferenceLoss: Sendable {
         public init(values v: [Double]) {
             (pairs, rewardsChosen, rewardsRejected, accuracies, logpsChosen, logpsRejected) = (Int(v[0]), v[1], v[2], v[3], v[4], v[5])
         }
+
+        public static func + (a: Sums, b: Sums) -> Sums { Sums(values: zip(a.values, b.values).map { $0 + $1 }) }
     }
 
     /// The loss of `P` pairs, summed and divided by `normalizer` (the pairs of the whole global batch, so

@@ -58,6 +58,9 @@ extension Trainer {
             scheduleStep: step, randomness: .init(seed: UInt64(config.run.seed)), runConfig: config.yaml(),
             mesh: config.mesh)
         if let writer {
+            for (name, values) in objective.checkpointTensors() {
+                try values.withUnsafeBufferPointer { try writer.write(.objective, name: name, shape: [values.count], values: $0) }
+            }
             try writer.commit(state: state, tokenizer: [UInt8](tokenizer.modelData))
             log("saved \(path) (\(Self.rate(path, since: started)))")
             ownedCheckpoints.insert(fileName)
@@ -120,7 +123,7 @@ extension Trainer {
     }
 
     /// Rows of the training data (for the data cursor's epoch).
-    var trainingRows: Int { lmTrain?.rows.count ?? pairTrain?.rows.count ?? 0 }
+    var trainingRows: Int { objective.trainingRows }
 
     /// Where `checkpoint.resume` says to continue from: rank 0 resolves it (`auto`: the newest good
     /// checkpoint of the run directory, falling back past damaged ones) and tells the other ranks.
@@ -168,6 +171,7 @@ extension Trainer {
         guard state.step < config.train.steps else {
             throw TrainingError("\(path): the checkpoint is at step \(state.step); train.steps (\(config.train.steps)) leaves nothing to train")
         }
+        try objective.prepare(resumingFrom: reader)
         return Resumed(step: state.step, tokensSeen: state.tokensSeen, path: path)
     }
 

@@ -22,6 +22,7 @@ extension Trainer {
     public func run(onStep: (Int, Int, Double) -> Void = { _, _, _ in }) throws -> Summary {
         let t = config.train
         let resumed = try resolveResume().map { try restore(from: $0) }
+        if resumed == nil { try objective.prepare(resumingFrom: nil) }
         if let resumed {
             log("resuming from \(resumed.path) after step \(resumed.step)"
                 + (config.model.initFrom.map { "; model.init \($0) is not used (the weights are the checkpoint's)" } ?? ""))
@@ -44,7 +45,7 @@ extension Trainer {
         let start = ContinuousClock.now
         var tokensSeen = resumed?.tokensSeen ?? 0, skipped = 0, skippedInARow = 0
         var firstLoss: Double?, lastLoss = 0.0
-        var lastEval: (loss: Double, accuracy: Double?)?
+        var lastEval: [(String, Double)]?
         var last = first - 1  // the last completed step
         var lastSaved = resumed?.path
         log("training \(task.rawValue): \(model.config.parameterCount.total) parameters, \(t.steps) steps of \(t.batchSize) sequences"
@@ -55,7 +56,8 @@ extension Trainer {
             let stepStart = ContinuousClock.now
             let lr = schedule.rate(at: step)
             model.parameters.zeroGradients()
-            let (loss, stepTokens, extra) = try forwardBackward(step: step)
+            let result = try objective.step(step)
+            let (loss, stepTokens) = (result.loss, result.tokens)
             try optimizer.reduceGradients()
             let (gradNorm, clip) = try optimizer.clipping(maxNorm: Float(t.gradClip))
             last = step
@@ -70,11 +72,10 @@ extension Trainer {
                 var record = StepRecord(
                     step: step, loss: Float(loss), lr: lr, gradNorm: Float(gradNorm), tokens: tokensSeen,
                     tokensPerSecond: Double(stepTokens) / (ContinuousClock.now - stepStart).seconds,
-                    elapsedSeconds: (ContinuousClock.now - start).seconds, extra: extra)
-                if t.evalEvery > 0 && (step % t.evalEvery == 0 || step == t.steps), let e = try evaluate() {
+                    elapsedSeconds: (ContinuousClock.now - start).seconds, extra: result.metrics)
+                if t.evalEvery > 0 && (step % t.evalEvery == 0 || step == t.steps), let e = try objective.evaluate() {
                     lastEval = e
-                    record.extra.append(("eval_loss", e.loss))
-                    if let a = e.accuracy { record.extra.append(("eval_accuracy", a)) }
+                    record.extra += e
                 }
                 try metrics?.append(record)
                 try events?.append(record)
@@ -100,12 +101,14 @@ extension Trainer {
             }
         }
         progress.finish()
-        if last == t.steps, lastEval == nil, let e = try evaluate() { lastEval = e }
+        if last == t.steps, lastEval == nil, let e = try objective.evaluate() { lastEval = e }
         let path = try saveCheckpoint(step: last, tokensSeen: tokensSeen)
         try metrics?.close()
         try events?.close()
-        let summary = Summary(firstLoss: firstLoss ?? .nan, lastLoss: lastLoss, evalLoss: lastEval?.loss,
-                              evalAccuracy: lastEval?.accuracy, skippedSteps: skipped, checkpoint: path)
+        let evaluated = { (name: String) in lastEval?.first { $0.0 == name }?.1 }
+        let summary = Summary(firstLoss: firstLoss ?? .nan, lastLoss: lastLoss, evalLoss: evaluated("eval_loss"),
+                              evalAccuracy: evaluated("eval_accuracy") ?? evaluated("eval_rewards/accuracies"),
+                              skippedSteps: skipped, checkpoint: path)
         log((last < t.steps ? "stopped at step \(last) of \(t.steps)" : "done") + ": loss \(summary.firstLoss) -> \(summary.lastLoss)"
             + (summary.evalLoss.map { ", eval loss \($0)" } ?? "") + (summary.evalAccuracy.map { ", eval accuracy \($0)" } ?? "")
             + "; saved \(path)")
@@ -119,77 +122,6 @@ extension Trainer {
         guard let mesh, mesh.world.size > 1 else { return local > 0 ? Int32(local) : nil }
         let any = try mesh.world.communicator.allReduceMax([local])[0]
         return any > 0 ? Int32(any) : nil
-    }
-
-    /// Forward and backward of step `step` on this rank's slice of the global batch: the step's loss,
-    /// the global batch's input tokens and task-specific metrics, summed over the data ranks so that
-    /// every rank holds the global values.
-    func forwardBackward(step: Int) throws -> (loss: Double, tokens: Int, extra: [(String, Double)]) {
-        let globalTokens = config.train.batchSize * config.data.seqLen
-        if task == .reward {
-            let micro = pairTrain!.microBatches(step: step)
-            let padId = tokenizer.padId ?? 0
-            let batches = micro.map { PreferenceBatch($0, padId: padId) }
-            let stats = Steps.reward(model, batches, globalPairs: config.train.batchSize, margin: Float(config.reward.margin),
-                                     centerCoef: Float(config.reward.centerCoef))
-            let global = try sumOverData([injected(stats.loss, step), stats.accuracy, stats.margin,
-                                          Double(batches.reduce(0) { $0 + $1.ids.count })])
-            return (global[0], Int(global[3]), [("accuracy", global[1]), ("margin", global[2])])
-        }
-        let micro = lmTrain!.microBatches(step: step).map { Batch($0, time: config.data.seqLen) }
-        // The normaliser: predicted tokens of the whole global batch (every data rank counts the same).
-        let predicted = lmTrain!.globalRows(step: step).reduce(0) { $0 + $1.tokenCount }
-        guard predicted > 0 else { throw TrainingError("step \(step): no token of the global batch is predicted (\(config.data.train))") }
-        let (loss, _) = Steps.languageModel(model, micro, globalTokens: predicted)
-        return (try sumOverData([injected(loss, step)])[0], globalTokens, [])
-    }
-
-    /// This rank's loss share, or NaN where a test injects one (``FaultInjection``).
-    func injected(_ loss: Double, _ step: Int) -> Double {
-        FaultInjection.fromEnvironment?.loss(loss, rank: mesh?.worldRank ?? 0, step: step) ?? loss
-    }
-
-    /// `values` summed over the `data` axis (each data rank holds its slice's share of the metrics).
-    func sumOverData(_ values: [Double]) throws -> [Double] {
-        guard let mesh, mesh.dataParallel > 1 else { return values }
-        return try mesh.dataAxis.allReduceSum(values)
-    }
-
-    /// Loss (and reward accuracy) on the evaluation data, `train.eval_batches` micro-batches of it (all
-    /// when 0), without gradients; data rank `d` of `D` takes micro-batches `d, d + D, ...`. Nil without
-    /// evaluation data.
-    func evaluate() throws -> (loss: Double, accuracy: Double?)? {
-        let micro = config.train.microBatchSize
-        let limit = config.train.evalBatches > 0 ? config.train.evalBatches * micro : Int.max
-        let (rank, ranks) = (mesh?.dataRank ?? 0, mesh?.dataParallel ?? 1)
-        let sums: [Double] = withNoGrad {  // [loss sum, correct pairs, counted]
-            var sums = [0.0, 0.0, 0.0]
-            if task == .reward {
-                let count = min(pairEval.count, limit)
-                for start in stride(from: rank * micro, to: count, by: micro * ranks) {
-                    let chunk = (start..<min(start + micro, count)).map(pairEval.row(at:))
-                    let b = PreferenceBatch(chunk, padId: tokenizer.padId ?? 0)
-                    let r = model.rewardLoss(ids: b.ids, pairs: b.pairs, lastTokens: b.lastTokens,
-                                             margin: Float(config.reward.margin), centerCoef: Float(config.reward.centerCoef))
-                    sums[0] += Double(r.loss.item) * Double(chunk.count)
-                    sums[1] += r.accuracy * Double(chunk.count)
-                    sums[2] += Double(chunk.count)
-                }
-                return sums
-            }
-            let count = min(lmEval.count, limit)
-            for start in stride(from: rank * micro, to: count, by: micro * ranks) {
-                let b = Batch((start..<min(start + micro, count)).map(lmEval.row(at:)), time: config.data.seqLen)
-                let (l, count) = model.loss(ids: b.ids, targets: b.targets, batch: b.rows, positions: b.positions,
-                                            documents: b.attentionDocuments)
-                sums[0] += Double(l.item) * Double(count)
-                sums[2] += Double(count)
-            }
-            return sums
-        }
-        let total = try sumOverData(sums)
-        guard total[2] > 0 else { return nil }
-        return (total[0] / total[2], task == .reward ? total[1] / total[2] : nil)
     }
 
     /// Per-rank bytes of parameters, gradients and optimizer state, for the log at the start.

@@ -6,7 +6,7 @@ import Gemma
 import Mesh
 import NN
 
-/// What a run trains.
+/// What a run trains: the command, the model's head and the ``TrainingObjective``.
 public enum Task: String, Sendable {
     /// Next-token prediction on packed text.
     case pretrain
@@ -14,6 +14,11 @@ public enum Task: String, Sendable {
     case sft
     /// Reward model on preference pairs (Bradley-Terry loss).
     case reward
+    /// Direct preference optimisation of a policy on preference pairs against a frozen reference.
+    case dpo
+
+    /// The head of the model this task trains.
+    var head: GemmaModel.Head { self == .reward ? .reward : .causalLM }
 }
 
 /// A training run: model, data, optimizer, schedule and logging from a ``RunConfig``, on one process or
@@ -45,10 +50,8 @@ public final class Trainer {
     /// Whether this rank writes files and logs.
     var isLeader: Bool { mesh?.isLeader ?? true }
 
-    /// Rows of the training and evaluation data (language-model tasks) or pairs (reward); text rows may
-    /// come from a prepared directory, built on demand.
-    var lmTrain: BatchSchedule<PackedRow>?, lmEval: any RowSource<PackedRow> = [PackedRow]()
-    var pairTrain: BatchSchedule<PreferencePair>?, pairEval: any RowSource<PreferencePair> = [PreferencePair]()
+    /// What the run optimises: its data, step, metrics, evaluation and checkpoint tensors.
+    let objective: any TrainingObjective
 
     /// Sets up the run: creates and locks the run directory (rank 0; a fresh run refuses a directory that
     /// holds checkpoints), loads the tokenizer, the model (new from a preset or config, or initialised
@@ -97,7 +100,30 @@ public final class Trainer {
         schedule = LearningRateSchedule(peak: Float(t.lr), warmupSteps: t.warmupSteps, totalSteps: t.steps,
                                         shape: LearningRateSchedule.Shape(rawValue: t.schedule.rawValue)!,
                                         minRatio: Float(t.minLrRatio))
-        try loadData()
+        let context = ObjectiveContext(config: config, model: model, tokenizer: tokenizer, mesh: mesh, log: self.log)
+        objective = try Self.makeObjective(task, context, split: split)
+    }
+
+    /// The objective of `task`, which loads its data.
+    static func makeObjective(_ task: Task, _ context: ObjectiveContext, split: @escaping TensorParallel.Choice) throws
+        -> any TrainingObjective {
+        switch task {
+        case .pretrain: return try LanguageModelObjective.pretraining(context)
+        case .sft: return try LanguageModelObjective.supervisedFineTuning(context)
+        case .reward: return try RewardObjective(context)
+        case .dpo:
+            let policy = context.model
+            let loadReference = context.config.dpo.reference.map { path in
+                {
+                    let reference = try ModelFile.loadAny(path, tensorParallel: split).model
+                    guard reference.config == policy.config, reference.head == .causalLM else {
+                        throw TrainingError("dpo.reference \(path) is not a causal language model of the policy's architecture")
+                    }
+                    return reference
+                }
+            }
+            return try PreferenceObjective(context, loadReference: loadReference)
+        }
     }
 
     /// Creates `run.dir` if needed and locks it (``RunDirectoryLock``). A fresh run (no
@@ -137,7 +163,7 @@ public final class Trainer {
     /// shards when the mesh has a `model` axis.
     static func buildModel(_ config: RunConfig, task: Task, initial: ModelFile.Contents?, split: TensorParallel.Choice,
                            log: (String) -> Void) throws -> GemmaModel {
-        let head: GemmaModel.Head = task == .reward ? .reward : .causalLM
+        let head = task.head
         var architecture = initial?.model.config
         if let preset = config.model.preset {
             guard let p = GemmaConfig.presets[preset] else {
@@ -173,51 +199,6 @@ public final class Trainer {
             }
         }
         return try ModelFile.loadAny(path).model.config
-    }
-
-    func loadData() throws {
-        let d = config.data
-        let overlong = Packer.Overlong(rawValue: d.overlong.rawValue)!
-        switch task {
-        case .pretrain, .sft:
-            let template = task == .sft ? try ChatTemplate(tokenizer: tokenizer) : nil
-            (lmTrain, lmEval) = try loadSplit { path in
-                if let template {
-                    try TrainingData.requireFile(path, format: "chat")
-                    let loaded = try TrainingData.chat(path, template: template, seqLen: d.seqLen, packing: d.packing,
-                                                       overlong: overlong, skipBadRows: d.skipBadRows)
-                    return (loaded.rows, loaded.report)
-                }
-                return try TrainingData.textRows(path, tokenizer: tokenizer, seqLen: d.seqLen, packing: d.packing,
-                                                 overlong: overlong, skipBadRows: d.skipBadRows)
-            }
-        case .reward:
-            let template = try ChatTemplate(tokenizer: tokenizer)
-            (pairTrain, pairEval) = try loadSplit { path in
-                try TrainingData.requireFile(path, format: "preference")
-                let loaded = try TrainingData.preferences(path, template: template, seqLen: d.seqLen, overlong: overlong,
-                                                          skipBadRows: d.skipBadRows)
-                return (loaded.pairs, loaded.report)
-            }
-        }
-    }
-
-    /// Loads `data.train` (which must yield rows) and `data.eval` with `load`, logging their reports.
-    func loadSplit<Row>(_ load: (String) throws -> (rows: any RowSource<Row>, report: DataReport)) throws
-        -> (train: BatchSchedule<Row>, eval: any RowSource<Row>) {
-        let d = config.data
-        let train = try load(d.train)
-        log("train data \(train.report)")
-        guard train.rows.count > 0 else { throw TrainingError("\(d.train): no training rows (\(train.report))") }
-        var eval: any RowSource<Row> = [Row]()
-        if let path = d.eval {
-            let e = try load(path)
-            log("eval data \(e.report)")
-            eval = e.rows
-        }
-        return (BatchSchedule(rows: train.rows, seed: UInt64(config.run.seed), batchSize: config.train.batchSize,
-                              microBatchSize: config.train.microBatchSize, dataRank: mesh?.dataRank ?? 0,
-                              dataParallel: mesh?.dataParallel ?? 1), eval)
     }
 }
 
