@@ -25,6 +25,8 @@ public struct DataPreparation {
     public var chunkBytes = 1 << 20
     /// Input bytes per shard, in whole pieces.
     public var shardBytes = 256 << 20
+    /// The token files' element type; nil takes the narrowest that holds the vocabulary.
+    public var tokenType: PreparedIndex.TokenType?
 
     public init(input: String, output: String, tokenizer: SentencePieceTokenizer,
                 threads: Int = ProcessInfo.processInfo.activeProcessorCount) {
@@ -59,7 +61,10 @@ public struct DataPreparation {
         let chunksPerShard = max(1, shardBytes / chunkBytes)
         let job = ChunkJob(bytes: mapped.bytes, cuts: cuts, json: input.hasSuffix(".jsonl"), skipBadRows: skipBadRows,
                            tokenizer: tokenizer, bos: bos, eos: eos)
-        let dtype = PreparedIndex.TokenType(vocabularySize: tokenizer.vocabularySize)
+        let dtype = tokenType ?? PreparedIndex.TokenType(vocabularySize: tokenizer.vocabularySize)
+        guard dtype == .uint32 || tokenizer.vocabularySize <= 1 << 16 else {
+            throw DataError(file: tokenizer.source, line: nil, message: "\(tokenizer.vocabularySize) pieces do not fit uint16 ids")
+        }
         var shards: [PreparedIndex.Shard] = []
         var writer: ShardWriter?
         var nextLine = 1, skipped = 0

@@ -118,6 +118,23 @@ final class PreparedDataTests: XCTestCase {
         }
     }
 
+    func testUInt32ShardsGiveTheSameRows() throws {
+        let input = try file("corpus.jsonl", corpus(json: true))
+        var p = DataPreparation(input: input, output: dir.appendingPathComponent("wide").path, tokenizer: tokenizer)
+        p.tokenType = .uint32
+        p.chunkBytes = 500
+        p.shardBytes = 1000
+        let index = try p.run()
+        XCTAssertEqual(index.dtype, .uint32)
+        let shard = try Data(contentsOf: dir.appendingPathComponent("wide/\(index.shards[0].tokensFile)"))
+        XCTAssertEqual(shard.count, index.shards[0].tokens * 4)
+        XCTAssertEqual(Array(shard.prefix(4)), [UInt8(tokenizer.bosId!), 0, 0, 0], "little-endian <bos> first")
+        let rows = PreparedRows(tokens: try PreparedTokens(directory: p.output, tokenizer: tokenizer), seqLen: 16,
+                                padId: tokenizer.padId ?? 0, packing: true, overlong: .truncate)
+        let raw = try TrainingData.text(input, tokenizer: tokenizer, seqLen: 16, packing: true, overlong: .truncate, skipBadRows: false)
+        XCTAssertEqual((0..<rows.count).map(rows.row(at:)), raw.rows)
+    }
+
     func testOutputDoesNotDependOnTheThreadCount() throws {
         let input = try file("corpus.jsonl", corpus(json: true))
         let one = try prepare(input, "one", threads: 1), three = try prepare(input, "three", threads: 3)

@@ -2,7 +2,7 @@ import Foundation
 import XCTest
 
 /// `gemma-train data prepare` then training on the directory, as a user runs them: the same losses as
-/// the raw file, bitwise resume, and one-line refusals.
+/// the raw file, bitwise resume, the same curve on two data ranks, and one-line refusals.
 final class DataPrepareCommandTests: XCTestCase {
     let source = "Configs/data/pretrain-eval.jsonl"
     let tokenizer = "Configs/tokenizer/demo.model"
@@ -52,6 +52,17 @@ final class DataPrepareCommandTests: XCTestCase {
         let again = try pretrain(resumed, train: prepared, eval: prepared, ["--resume", "auto"])
         XCTAssertEqual(again.status, 0, again.stderr)
         XCTAssertEqual(try CommandRunner.losses(resumed), Array(try CommandRunner.losses(mapped).dropFirst(3)))
+
+        // Two data ranks, each cutting only its slices' rows from the mapped shards: the same curve.
+        let mesh = dir.appendingPathComponent("mesh")
+        let m2 = try CommandRunner.mpirun(2, ["pretrain", "--config", "Configs/pretrain-tiny.yaml", "--mesh", "data=2,model=1",
+                                              "--set", "run.dir=\(mesh.path)", "--set", "data.train=\(prepared)", "--set", "data.eval=null",
+                                              "--set", "train.steps=6"] + CommandRunner.shortRun)
+        XCTAssertEqual(m2.status, 0, m2.stderr)
+        for (step, (a, b)) in zip(try CommandRunner.losses(mapped), try CommandRunner.losses(mesh)).enumerated() {
+            XCTAssertEqual(b, a, accuracy: 1e-4 * abs(a), "data=2 step \(step + 1)")
+        }
+        XCTAssertEqual(try CommandRunner.losses(mesh).count, 6)
     }
 
     /// SIGKILL while shards are being written: no index.json, so training refuses the directory.

@@ -38,6 +38,9 @@ struct DataPrepare: ParsableCommand {
     @Option(help: "Input megabytes per shard.")
     var shardMegabytes = 256
 
+    @Option(help: ArgumentHelp("Token file element type: uint16 or uint32 (default: uint16 when the vocabulary fits).", valueName: "type"))
+    var dtype: String?
+
     @Flag(help: "Replace a non-empty --out (a previous preparation's files).")
     var force = false
 
@@ -47,6 +50,9 @@ struct DataPrepare: ParsableCommand {
     func validate() throws {
         guard threads >= 1 else { throw ValidationError("--threads must be at least 1, got \(threads)") }
         guard shardMegabytes >= 1 else { throw ValidationError("--shard-megabytes must be at least 1, got \(shardMegabytes)") }
+        guard dtype.map({ PreparedIndex.TokenType(rawValue: $0) != nil }) ?? true else {
+            throw ValidationError("--dtype must be uint16 or uint32, got \(dtype!)")
+        }
     }
 
     func run() throws {
@@ -55,6 +61,7 @@ struct DataPrepare: ParsableCommand {
             var preparation = DataPreparation(input: input, output: output, tokenizer: tok, threads: threads)
             preparation.force = force
             preparation.skipBadRows = skipBadRows
+            preparation.tokenType = dtype.flatMap(PreparedIndex.TokenType.init(rawValue:))
             preparation.shardBytes = shardMegabytes << 20
             preparation.chunkBytes = min(preparation.chunkBytes, preparation.shardBytes)
             let start = ContinuousClock.now
