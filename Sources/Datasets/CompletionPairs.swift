@@ -3,9 +3,10 @@ import Gemma
 /// A preference pair as preference optimisation (DPO) reads it: one prompt and two completions.
 ///
 /// The prompt is the dialogue rendered in the turn format up to and including `<start_of_turn>model\n`
-/// (with `<bos>`); a completion is exactly what SFT predicts for a model turn: the reply, `<end_of_turn>`
-/// and the newline. The policy scores a completion by the summed log-probabilities of its tokens given
-/// the prompt.
+/// (with `<bos>`); a completion is what SFT predicts for a model turn: the reply, `<end_of_turn>` and the
+/// newline, its text tokenized on its own as TRL's `DPOTrainer` does (so a first token never merges with
+/// the prompt's last). The policy scores a completion by the summed log-probabilities of its tokens
+/// given the prompt.
 public struct CompletionPair: Sendable, Equatable {
     public var prompt: [Int32]
     public var chosen: [Int32], rejected: [Int32]
@@ -56,17 +57,19 @@ extension TrainingData {
         let read = try JSONLines.read(PreferenceRow.self, from: path, skipBadRows: skipBadRows) { line, row -> CompletionPair? in
             let history = row.prompt.messages(role: .user)
             func fail(_ message: String) -> DataError { DataError(file: path, line: line, message: message) }
-            let prompt: [Int32]
-            do { prompt = try template.encode(history, addGenerationPrompt: true).ids } catch { throw fail("\(error)") }
+            let prompt: [Int32], promptText: String
+            do {
+                prompt = try template.encode(history, addGenerationPrompt: true).ids
+                promptText = try template.render(history, addGenerationPrompt: true).text
+            } catch { throw fail("\(error)") }
+            // As TRL: the completion's text (the rendered turn after the prompt) is tokenized on its own.
             func completion(_ reply: TextOrMessages, _ key: String) throws -> [Int32] {
                 let answer = reply.messages(role: .model)
                 guard answer.count == 1, answer[0].role != .user else { throw fail("\(key): give one model reply") }
-                let whole: [Int32]
-                do { whole = try template.encode(history + answer).ids } catch { throw fail("\(error)") }
-                guard whole.starts(with: prompt), whole.count > prompt.count else {
-                    throw fail("\(key): the reply does not extend the prompt's tokens")
-                }
-                return Array(whole[prompt.count...])
+                let whole: String
+                do { whole = try template.render(history + answer).text } catch { throw fail("\(error)") }
+                guard whole.hasPrefix(promptText) else { throw fail("\(key): the rendered reply does not extend the prompt") }
+                return template.tokenizer.encode(String(whole.dropFirst(promptText.count)))
             }
             var pair = CompletionPair(prompt: prompt, chosen: try completion(row.chosen, "chosen"),
                                       rejected: try completion(row.rejected, "rejected"))

@@ -74,6 +74,12 @@ struct CommandRunner {
     static let shortRun = ["--set", "train.warmup_steps=2", "--set", "train.batch_size=8", "--set", "train.micro_batch_size=2",
                            "--set", "data.seq_len=64", "--set", "train.eval_every=0", "--set", "log.tensorboard=false"]
 
+    /// Per-task data settings of the short runs: DPO trains on the small evaluation file of pairs (its
+    /// reference pass scores every training pair before the first step).
+    static func taskData(_ task: String) -> [String] {
+        task == "dpo" ? ["--set", "data.train=Configs/data/preferences-eval.jsonl", "--set", "data.eval=null"] : []
+    }
+
     /// The `loss` of every step in `dir/metrics.jsonl`, in order.
     static func losses(_ dir: URL) throws -> [Double] {
         try records(dir).map { ($0["loss"] as! NSNumber).doubleValue }

@@ -15,12 +15,13 @@ final class MeshRunTests: XCTestCase {
     func testSameCurveOnEveryMesh() throws {
         let base = try CommandRunner.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: base) }
-        for task in ["sft", "pretrain", "reward"] {
+        for task in ["sft", "pretrain", "reward", "dpo"] {
             var reference: [Double]?
             for (data, model, zero) in [(1, 1, true), (2, 1, true), (1, 2, true), (2, 2, true), (2, 1, false)] {
                 let dir = base.appendingPathComponent("\(task)-\(data)x\(model)-\(zero)")
                 let r = try mpirun(data * model, [task, "--config", "Configs/\(task)-tiny.yaml", "--mesh", "data=\(data),model=\(model)",
-                                                  "--set", "run.dir=\(dir.path)", "--set", "mesh.zero=\(zero)"] + short)
+                                                  "--set", "run.dir=\(dir.path)", "--set", "mesh.zero=\(zero)"] + short
+                                                 + CommandRunner.taskData(task))
                 XCTAssertEqual(r.status, 0, "\(task) \(data)x\(model): \(r.stderr)")
                 let curve = try losses(dir)
                 XCTAssertEqual(curve.count, 20, "\(task) \(data)x\(model)")

@@ -10,7 +10,7 @@ final class ResumeTests: XCTestCase {
     @discardableResult
     func train(_ task: String, _ dir: URL, mesh: (Int, Int) = (1, 1), _ extra: [String] = []) throws -> CommandRunner.Result {
         let arguments = [task, "--config", "Configs/\(task)-tiny.yaml", "--set", "run.dir=\(dir.path)",
-                         "--mesh", "data=\(mesh.0),model=\(mesh.1)"] + every4 + extra
+                         "--mesh", "data=\(mesh.0),model=\(mesh.1)"] + every4 + CommandRunner.taskData(task) + extra
         let r = try CommandRunner.mpirun(mesh.0 * mesh.1, arguments)
         XCTAssertEqual(r.status, 0, "\(task) \(mesh): \(r.stderr)")
         return r
@@ -28,7 +28,8 @@ final class ResumeTests: XCTestCase {
     func testResumedRunLogsTheSameLossesBitForBit() throws {
         let base = try CommandRunner.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: base) }
-        for (task, mesh) in [("pretrain", (1, 1)), ("sft", (1, 1)), ("reward", (1, 1)), ("sft", (2, 1)), ("reward", (1, 2))] {
+        for (task, mesh) in [("pretrain", (1, 1)), ("sft", (1, 1)), ("reward", (1, 1)), ("sft", (2, 1)), ("reward", (1, 2)),
+                             ("dpo", (1, 1)), ("dpo", (2, 1))] {
             let full = base.appendingPathComponent("\(task)-\(mesh)-full")
             try train(task, full, mesh: mesh)
             let resumed = try directoryWithCheckpoint4(of: full, in: base, named: "\(task)-\(mesh)-resumed")
