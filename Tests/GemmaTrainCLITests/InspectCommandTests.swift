@@ -51,7 +51,7 @@ final class InspectCommandTests: TinyModelTestCase {
         for line in ["version:       2 (training checkpoint)", "step:          12", "tokens seen:   6144",
                      "mesh:          data=2,model=1", "created:       2026-11-26T17:40:00Z", "code revision: abc123",
                      "optimizer:     adamw step 12, lr 0.0003, beta1 0.9, beta2 0.95, eps 1e-08, weight_decay 0.01",
-                     "data cursor:   seed 7, epoch 1, next index 96", "4 datasets, all checksums ok"] {
+                     "data cursor:   seed 7, epoch 1, next index 96", "5 datasets, all checksums ok"] {
             XCTAssertTrue(text.stdout.contains(line), "\(line) missing from\n\(text.stdout)")
         }
         let json = try CommandRunner.run(["inspect", "--json", file])
@@ -62,8 +62,8 @@ final class InspectCommandTests: TinyModelTestCase {
         XCTAssertEqual((object["optimizer"] as? [String: Any])?["lr"] as? Double, 0.0003)
         XCTAssertEqual(object["code_revision"] as? String, "abc123")
         XCTAssertEqual((object["datasets"] as? [[String: Any]])?.map { $0["path"] as? String },
-                       ["/optimizer/m/model.norm.weight", "/optimizer/v/model.norm.weight", "/params/model.norm.weight",
-                        "/tokenizer/model"])
+                       ["/objective/model.norm.weight", "/optimizer/m/model.norm.weight", "/optimizer/v/model.norm.weight",
+                        "/params/model.norm.weight", "/tokenizer/model"])
     }
 
     func testInspectACorruptedFileFailsNamingTheDataset() throws {
