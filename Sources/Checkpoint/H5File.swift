@@ -5,9 +5,10 @@ import CHDF5
 /// with ``close()``. Extensions add numeric attributes, groups and dataset listing, and block reads
 /// and whole-dataset verification.
 ///
-/// Files are written with HDF5 1.8+ structures (checksummed metadata), and every dataset with at
-/// least one element is chunked with a Fletcher-32 checksum, so a damaged byte fails the read
-/// instead of loading silently.
+/// Files are written with HDF5 1.10 structures, whose metadata is checksummed: object headers, chunk
+/// indexes, and groups that keep their links and attributes in their object headers
+/// (``compactCreationList(_:_:object:)``); every dataset with at least one element is chunked with a
+/// Fletcher-32 checksum. So a damaged byte fails the read instead of loading silently or crashing.
 ///
 /// ```swift
 /// let file = try H5File.create("ckpt.h5")
@@ -49,8 +50,36 @@ public final class H5File {
         silenceHDF5ErrorPrinting()
         let fapl = try fileAccessList(path)
         defer { H5Pclose(fapl) }
-        let id = try h5Check(H5Fcreate(path, gt_h5f_acc_trunc(), gt_h5p_default(), fapl), "H5Fcreate", file: path)
+        let fcpl = try compactCreationList(gt_h5p_file_create(), path, object: "/")
+        defer { H5Pclose(fcpl) }
+        let id = try h5Check(H5Fcreate(path, gt_h5f_acc_trunc(), fcpl, fapl), "H5Fcreate", file: path)
         return H5File(path: path, id: id)
+    }
+
+    /// The most links or attributes a group keeps in its object header (HDF5's limit for both).
+    static let maxCompact: UInt32 = 65535
+
+    /// A creation property list of `listClass` (the file's, for the root group, or a group's) that keeps
+    /// the group's links and attributes in its object header, whatever their number.
+    ///
+    /// HDF5 otherwise moves a group past 8 links or attributes to "dense" storage: names and values in a
+    /// fractal heap indexed by a B-tree, structures that carry no checksum of their contents, so one
+    /// damaged byte in a dataset's name can crash the library (a double free in HDF5 1.10) instead of
+    /// failing a read. Object headers are checksummed (HDF5 1.8+ format), so damage there is an error.
+    /// A link message takes the name's length plus about 20 bytes and the header grows by checksummed
+    /// continuation blocks, so hundreds of parameters per group (Gemma 7B: 254) fit with room to spare.
+    /// A single attribute larger than a header message (64 KiB) still goes to dense storage; HDF5
+    /// checksums those heap blocks.
+    static func compactCreationList(_ listClass: hid_t, _ path: String, object: String) throws -> hid_t {
+        let list = try h5Check(H5Pcreate(listClass), "H5Pcreate", file: path, object: object)
+        do {
+            try h5Check(H5Pset_link_phase_change(list, maxCompact, 0), "H5Pset_link_phase_change", file: path, object: object)
+            try h5Check(H5Pset_attr_phase_change(list, maxCompact, 0), "H5Pset_attr_phase_change", file: path, object: object)
+        } catch {
+            H5Pclose(list)
+            throw error
+        }
+        return list
     }
 
     /// Opens an existing file.
@@ -67,12 +96,14 @@ public final class H5File {
         return H5File(path: path, id: id)
     }
 
-    /// File access: objects in HDF5 1.8+ formats (checksummed metadata, large attributes), readable by
-    /// HDF5 1.8 and later; closing the file closes it for real, even if an id leaked.
+    /// File access: new objects in HDF5 1.10 formats (checksummed metadata, large attributes; chunked
+    /// datasets indexed by checksummed fixed arrays, where HDF5 1.8's version-1 B-trees have no checksum
+    /// and a damaged chunk address can read wrong data), readable by HDF5 1.10 and later; closing the
+    /// file closes it for real, even if an id leaked.
     private static func fileAccessList(_ path: String) throws -> hid_t {
         let fapl = try h5Check(H5Pcreate(gt_h5p_file_access()), "H5Pcreate", file: path)
         do {
-            try h5Check(H5Pset_libver_bounds(fapl, H5F_LIBVER_V18, H5F_LIBVER_V110), "H5Pset_libver_bounds", file: path)
+            try h5Check(H5Pset_libver_bounds(fapl, H5F_LIBVER_V110, H5F_LIBVER_V110), "H5Pset_libver_bounds", file: path)
             try h5Check(H5Pset_fclose_degree(fapl, H5F_CLOSE_STRONG), "H5Pset_fclose_degree", file: path)
         } catch {
             H5Pclose(fapl)
@@ -158,10 +189,9 @@ public final class H5File {
             : try check(H5Screate_simple(rank, dims, nil), "H5Screate_simple", dataset)
         defer { H5Sclose(space) }
 
-        let lcpl = try check(H5Pcreate(gt_h5p_link_create()), "H5Pcreate", dataset)
-        defer { H5Pclose(lcpl) }
-        try check(H5Pset_create_intermediate_group(lcpl, 1), "H5Pset_create_intermediate_group", dataset)
-
+        if let slash = dataset.lastIndex(of: "/"), slash != dataset.startIndex {
+            try createGroup(String(dataset[..<slash]))
+        }
         let dcpl = try check(H5Pcreate(gt_h5p_dataset_create()), "H5Pcreate", dataset)
         defer { H5Pclose(dcpl) }
         if !shape.isEmpty && count > 0 {
@@ -171,7 +201,7 @@ public final class H5File {
         }
 
         let dset = try check(
-            H5Dcreate2(id, dataset, fileType, space, lcpl, dcpl, gt_h5p_default()), "H5Dcreate2", dataset)
+            H5Dcreate2(id, dataset, fileType, space, gt_h5p_default(), dcpl, gt_h5p_default()), "H5Dcreate2", dataset)
         if let base, count > 0 {
             let status = H5Dwrite(dset, memoryType, gt_h5s_all(), gt_h5s_all(), gt_h5p_default(), base)
             if status < 0 {
