@@ -1,4 +1,9 @@
 import CHDF5
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
 
 /// An open HDF5 file holding Float32 tensors by path (`/params/model.norm.weight`), byte datasets, and
 /// string and numeric attributes: the storage layer of checkpoints. Closed when released, or earlier
@@ -127,6 +132,48 @@ public final class H5File {
         let closing = id
         id = -1
         try h5Check(H5Fclose(closing), "H5Fclose", file: path)
+    }
+
+    /// Gives up a file that is about to be removed, e.g. after a write failed on a full disk: frees the
+    /// space it takes (truncates it to nothing) and closes it, ignoring errors. Idempotent.
+    ///
+    /// A failed ``close()`` leaves the file open inside HDF5, which then tries to flush it again when
+    /// the process exits, and crashes if that fails too; truncating first makes room for the little
+    /// metadata HDF5 still writes, so the close succeeds and nothing is left open.
+    public func discard() {
+        guard id >= 0 else { return }
+        silenceHDF5ErrorPrinting()
+        let closing = id
+        id = -1
+        var handle: UnsafeMutableRawPointer?
+        if H5Fget_vfd_handle(closing, gt_h5p_default(), &handle) >= 0, let handle {
+            _ = ftruncate(handle.load(as: Int32.self), 0)
+        }
+        if H5Fclose(closing) < 0 {
+            _ = H5Fclose(closing)
+        }
+    }
+
+    /// Writes a new file atomically (``AtomicPath``): `body` fills it under a hidden temporary name, then
+    /// it is flushed, closed, `fsync`ed and renamed over `path`. If anything fails the temporary file is
+    /// discarded (``discard()``) and removed, and an existing file at `path` is left as it was.
+    /// - Throws: What `body` throws, an ``H5Error`` naming `path` (not the temporary name), or a
+    ///   ``FileSystemError`` naming `path` if publishing fails.
+    public static func write(atomically path: String, _ body: (H5File) throws -> Void) throws {
+        try AtomicPath.write(path) { temporary in
+            let file = try create(temporary)
+            do {
+                try body(file)
+                try file.flush()
+                try file.close()
+            } catch let error as H5Error {
+                file.discard()
+                throw H5Error(call: error.call, file: path, object: error.object, code: error.code, detail: error.detail)
+            } catch {
+                file.discard()
+                throw error
+            }
+        }
     }
 
     /// Whether a dataset, group or other link exists at `objectPath` (e.g. `"/optimizer/step"`).
