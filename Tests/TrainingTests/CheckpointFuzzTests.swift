@@ -17,8 +17,9 @@ final class CheckpointFuzzTests: XCTestCase {
     static let fileVariable = "GEMMATRAIN_FUZZ_FILE"
     static let offsetsVariable = "GEMMATRAIN_FUZZ_OFFSETS"
     static let reportVariable = "GEMMATRAIN_FUZZ_REPORT"
-    /// Bytes between damaged offsets.
-    static let stride = 64
+    /// Bytes between damaged offsets: 64, or `GEMMATRAIN_FUZZ_STRIDE` for a denser run by hand (1: every
+    /// byte, about a minute per 10,000 bytes).
+    static let stride = ProcessInfo.processInfo.environment["GEMMATRAIN_FUZZ_STRIDE"].flatMap { Int($0) } ?? 64
     /// Children running at once.
     static let workers = 2
 
