@@ -6,5 +6,5 @@ struct GemmaTrain: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "gemma-train",
         abstract: "Train and fine-tune Gemma-architecture language models on CPU clusters.",
-        subcommands: [Pretrain.self, SFT.self, Reward.self, Generate.self, Chat.self, Eval.self, Convert.self, InitModel.self, Tokenize.self, Inspect.self, Bench.self])
+        subcommands: [Pretrain.self, SFT.self, Reward.self, Generate.self, Chat.self, Eval.self, Convert.self, InitModel.self, Tokenize.self, Inspect.self, Bench.self, VerifyCheckpoint.self])
 }

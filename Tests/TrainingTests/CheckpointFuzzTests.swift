@@ -73,11 +73,12 @@ final class CheckpointFuzzTests: XCTestCase {
         case crash(String)
     }
 
-    /// The child: reads a damaged copy of the file for each offset, appending `start O` before and
+    /// The child: reads a damaged copy of the file for each offset (listed, comma-separated, in the file
+    /// `GEMMATRAIN_FUZZ_OFFSETS` names), appending `start O` before and
     /// `done O error|identical|different [detail]` after each case to the report file.
     func testFuzzChild() throws {
         let environment = ProcessInfo.processInfo.environment
-        guard let original = environment[Self.fileVariable], let list = environment[Self.offsetsVariable],
+        guard let original = environment[Self.fileVariable], let offsetsFile = environment[Self.offsetsVariable],
               let report = environment[Self.reportVariable]
         else {
             throw XCTSkip("runs only as the child process of testEveryFlippedByteIsAnErrorOrAnIdenticalRead")
@@ -89,6 +90,7 @@ final class CheckpointFuzzTests: XCTestCase {
         defer { close(out) }
         func say(_ line: String) { _ = (line + "\n").utf8CString.withUnsafeBufferPointer { write(out, $0.baseAddress, $0.count - 1) } }
         let copy = report + ".h5"
+        let list = try String(contentsOfFile: offsetsFile, encoding: .utf8)
         for offset in list.split(separator: ",").compactMap({ Int($0) }) {
             var damaged = bytes
             damaged[offset] ^= 0xFF
@@ -157,11 +159,18 @@ final class CheckpointFuzzTests: XCTestCase {
         var pending = offsets[...]
         while let first = pending.first {
             unlink(report)
+            let offsetsFile = report + ".offsets"
+            do {
+                try pending.map(String.init).joined(separator: ",").write(toFile: offsetsFile, atomically: false, encoding: .utf8)
+            } catch {
+                for offset in pending { outcomes[offset] = .crash("cannot write \(offsetsFile): \(error)") }
+                break
+            }
             let child = Process()
             child.executableURL = URL(fileURLWithPath: ProcessInfo.processInfo.arguments[0])
             child.arguments = ["TrainingTests.CheckpointFuzzTests/testFuzzChild"]
             child.environment = ProcessInfo.processInfo.environment.merging([
-                fileVariable: original, reportVariable: report, offsetsVariable: pending.map(String.init).joined(separator: ","),
+                fileVariable: original, reportVariable: report, offsetsVariable: offsetsFile,
             ]) { $1 }
             child.standardOutput = FileHandle.nullDevice
             child.standardError = FileHandle.nullDevice

@@ -77,14 +77,15 @@ extension Trainer {
     /// Rows of the training data (for the data cursor's epoch).
     var trainingRows: Int { lmTrain?.rows.count ?? pairTrain?.rows.count ?? 0 }
 
-    /// Where `checkpoint.resume` says to continue from: rank 0 resolves it (`auto`: the newest good
-    /// checkpoint of the run directory, falling back past damaged ones) and tells the other ranks.
+    /// Where `checkpoint.resume` says to continue from: rank 0 resolves it with ``checkpointVerifier``
+    /// (`auto`: the newest good checkpoint of the run directory, falling back past damaged ones) and tells
+    /// the other ranks.
     /// Nil for a fresh start.
     func resolveResume() throws -> String? {
         guard let resume = config.checkpoint.resume else { return nil }
         var path: String?
         if isLeader {
-            path = try CheckpointDirectory(path: runDirectory.path).resolve(resume: resume, log: log)
+            path = try CheckpointDirectory(path: runDirectory.path).resolve(resume: resume, verifier: checkpointVerifier, log: log)
         }
         guard let mesh, mesh.world.size > 1 else { return path }
         let bytes = try mesh.world.communicator.broadcast(Array((path ?? "").utf8))

@@ -35,6 +35,9 @@ public final class Trainer {
     let runDirectory: URL
     /// Setup and summary lines; silent on every rank but rank 0.
     let log: (String) -> Void
+    /// How `checkpoint.resume` candidates are checked before resuming (rank 0); in this process unless
+    /// set (`gemma-train` checks them in a child process: ``CheckpointVerifier/childProcess(executable:arguments:)``).
+    public var checkpointVerifier: CheckpointVerifier = .inProcess
 
     /// Whether this rank writes files and logs.
     var isLeader: Bool { mesh?.isLeader ?? true }
