@@ -194,6 +194,22 @@ final class H5FileTests: XCTestCase {
         }
     }
 
+    /// A string attribute larger than an object header message (64 KiB), e.g. a huge run config, still
+    /// writes and reads back; HDF5 keeps that one in dense storage.
+    func testAnAttributeBeyondAHeaderMessageGoesToDenseStorage() throws {
+        let file = path("big.h5")
+        let h5 = try H5File.create(file)
+        try h5.createGroup("/big")
+        let text = (0..<100_000).map { String(UnicodeScalar(UInt8(97 + $0 % 26))) }.joined()
+        try h5.setAttribute("run_config", text, on: "/big")
+        try h5.setAttribute("small", "x", on: "/big")
+        try h5.close()
+        let reader = try H5File.open(file)
+        XCTAssertEqual(try reader.stringAttribute("run_config", on: "/big"), text)
+        XCTAssertEqual(try reader.stringAttribute("small", on: "/big"), "x")
+        XCTAssertEqual(try reader.storage(of: "/big"), .init(denseLinks: false, denseAttributes: true))
+    }
+
     func testBlocksOfADatasetAndVerifyingItAll() throws {
         let file = path("blocks.h5")
         // m: [5, 4] with element (r, c) = 10r + c.
