@@ -28,6 +28,7 @@ static inline size_t gt_h5t_variable(void) { return H5T_VARIABLE; }
 // Property lists and their classes.
 static inline hid_t gt_h5p_default(void) { return H5P_DEFAULT; }
 static inline hid_t gt_h5p_file_create(void) { return H5P_FILE_CREATE; }
+static inline hid_t gt_h5p_group_create(void) { return H5P_GROUP_CREATE; }
 static inline hid_t gt_h5p_file_access(void) { return H5P_FILE_ACCESS; }
 static inline hid_t gt_h5p_dataset_create(void) { return H5P_DATASET_CREATE; }
 static inline hid_t gt_h5p_dataset_xfer(void) { return H5P_DATASET_XFER; }

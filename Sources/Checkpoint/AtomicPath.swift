@@ -13,12 +13,12 @@ import Darwin
 /// recognises it); ``abandon()``, or releasing an uncommitted instance, removes it.
 ///
 /// ```swift
-/// try AtomicPath.write("ckpt.h5") { temporary in
-///     let file = try H5File.create(temporary)
-///     ...
-///     try file.close()
+/// try AtomicPath.write("runs/a/latest") { temporary in
+///     try Data("ckpt-00000010.h5\n".utf8).write(to: URL(fileURLWithPath: temporary))
 /// }
 /// ```
+/// HDF5 files go through ``H5File/write(atomically:_:)``, which also discards a half-written file
+/// properly when a write fails.
 public final class AtomicPath {
     /// The final path; errors name it.
     public let path: String

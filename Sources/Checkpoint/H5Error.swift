@@ -44,7 +44,22 @@ func innermostHDF5Error() -> String? {
             return 0
         }, slot)
     }
-    return message
+    return message.map(oneLine)
+}
+
+/// HDF5's message as one line: a failed system call's long report (`file write failed: time = ..., filename
+/// = '...', file descriptor = 23, errno = 28, error message = 'No space left on device', buf = ...`)
+/// shortened to what happened and why (`file write failed: No space left on device (errno 28)`), any
+/// other message with its line breaks turned into spaces.
+func oneLine(_ message: String) -> String {
+    let flat = message.split(whereSeparator: \.isNewline).joined(separator: " ")
+    guard let colon = flat.firstIndex(of: ":"),
+          let errnoRange = flat.range(of: "errno = "),
+          let messageRange = flat.range(of: "error message = '", range: errnoRange.upperBound..<flat.endIndex),
+          let end = flat[messageRange.upperBound...].firstIndex(of: "'")
+    else { return flat }
+    let number = flat[errnoRange.upperBound...].prefix { $0.isNumber }
+    return "\(flat[..<colon]): \(flat[messageRange.upperBound..<end]) (errno \(number))"
 }
 
 /// Returns `id` if it is valid, or throws an ``H5Error`` naming `call`, `file` and `object`.

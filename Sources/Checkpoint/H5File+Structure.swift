@@ -4,15 +4,41 @@ import CHDF5
 /// write.
 extension H5File {
     /// Creates the group `group` (e.g. `"/state"`) and any missing parents; does nothing if it exists.
+    /// Each group keeps its links and attributes in its checksummed object header
+    /// (``compactCreationList(_:_:object:)``).
     /// - Throws: ``H5Error`` naming the group if HDF5 cannot create it.
     public func createGroup(_ group: String) throws {
-        guard !contains(group) else { return }
         silenceHDF5ErrorPrinting()
-        let lcpl = try check(H5Pcreate(gt_h5p_link_create()), "H5Pcreate", group)
-        defer { H5Pclose(lcpl) }
-        try check(H5Pset_create_intermediate_group(lcpl, 1), "H5Pset_create_intermediate_group", group)
-        let created = try check(H5Gcreate2(id, group, lcpl, gt_h5p_default(), gt_h5p_default()), "H5Gcreate2", group)
-        try check(H5Gclose(created), "H5Gclose", group)
+        var prefix = ""
+        for component in group.split(separator: "/") {
+            prefix += "/" + component
+            guard H5Lexists(id, prefix, gt_h5p_default()) <= 0 else { continue }
+            let gcpl = try Self.compactCreationList(gt_h5p_group_create(), path, object: prefix)
+            defer { H5Pclose(gcpl) }
+            let created = try check(H5Gcreate2(id, prefix, gt_h5p_default(), gcpl, gt_h5p_default()), "H5Gcreate2", prefix)
+            try check(H5Gclose(created), "H5Gclose", prefix)
+        }
+    }
+
+    /// Where a group keeps its links and an object its attributes: in its object header (compact), or
+    /// in a heap indexed by a B-tree (dense).
+    struct Storage: Equatable {
+        var denseLinks: Bool
+        var denseAttributes: Bool
+    }
+
+    /// How the group `group` stores its links and attributes (what ``compactCreationList(_:_:object:)``
+    /// decides); for tests and diagnosis.
+    /// - Throws: ``H5Error`` naming the group if it cannot be opened.
+    func storage(of group: String) throws -> Storage {
+        silenceHDF5ErrorPrinting()
+        let handle = try check(H5Gopen2(id, group, gt_h5p_default()), "H5Gopen2", group)
+        defer { H5Gclose(handle) }
+        var links = H5G_info_t()
+        try check(H5Gget_info(handle, &links), "H5Gget_info", group)
+        var object = H5O_info_t()
+        try check(H5Oget_info_by_name2(handle, ".", &object, UInt32(H5O_INFO_META_SIZE), gt_h5p_default()), "H5Oget_info", group)
+        return Storage(denseLinks: links.storage_type == H5G_STORAGE_TYPE_DENSE, denseAttributes: object.meta_size.attr.heap_size > 0)
     }
 
     /// Whether the group or dataset `object` exists and carries an attribute called `name`.

@@ -174,6 +174,42 @@ final class H5FileTests: XCTestCase {
         }
     }
 
+    /// A group of a Gemma 7B's size (254 parameters, plus margin) keeps every link, and a root with
+    /// a dozen attributes every attribute, in its checksummed object header: no dataset name or
+    /// attribute lies in an unchecksummed heap, and all of them read back.
+    func testManyLinksAndAttributesStayInTheObjectHeader() throws {
+        let file = path("many.h5")
+        let h5 = try H5File.create(file)
+        let names = (0..<600).map { "model.layers.\($0 / 9).self_attn.projection_\($0 % 9).weight" }
+        for (index, name) in names.enumerated() { try h5.writeFloats([Float(index)], shape: [1], to: "/params/" + name) }
+        for index in 0..<12 { try h5.setAttribute("attribute_\(index)", String(repeating: "x", count: 1000 * index)) }
+        try h5.close()
+
+        let reader = try H5File.open(file)
+        XCTAssertEqual(try reader.datasets(under: "/params"), names.sorted().map { "/params/" + $0 })
+        XCTAssertEqual(try reader.readFloats("/params/" + names[599]).values, [599])
+        XCTAssertEqual(try reader.stringAttribute("attribute_11"), String(repeating: "x", count: 11000))
+        for group in ["/", "/params"] {
+            XCTAssertEqual(try reader.storage(of: group), .init(denseLinks: false, denseAttributes: false), group)
+        }
+    }
+
+    /// A string attribute larger than an object header message (64 KiB), e.g. a huge run config, still
+    /// writes and reads back; HDF5 keeps that one in dense storage.
+    func testAnAttributeBeyondAHeaderMessageGoesToDenseStorage() throws {
+        let file = path("big.h5")
+        let h5 = try H5File.create(file)
+        try h5.createGroup("/big")
+        let text = (0..<100_000).map { String(UnicodeScalar(UInt8(97 + $0 % 26))) }.joined()
+        try h5.setAttribute("run_config", text, on: "/big")
+        try h5.setAttribute("small", "x", on: "/big")
+        try h5.close()
+        let reader = try H5File.open(file)
+        XCTAssertEqual(try reader.stringAttribute("run_config", on: "/big"), text)
+        XCTAssertEqual(try reader.stringAttribute("small", on: "/big"), "x")
+        XCTAssertEqual(try reader.storage(of: "/big"), .init(denseLinks: false, denseAttributes: true))
+    }
+
     func testBlocksOfADatasetAndVerifyingItAll() throws {
         let file = path("blocks.h5")
         // m: [5, 4] with element (r, c) = 10r + c.

@@ -96,6 +96,43 @@ final class InspectCommandTests: TinyModelTestCase {
         XCTAssertEqual(truncated.stderr.split(separator: "\n").count, 1, truncated.stderr)
     }
 
+    /// The hidden `verify-checkpoint` that `--resume` runs as a child for each candidate: exit 0 for a
+    /// good checkpoint, else exit 1 with one `error:` line naming the file and the reason.
+    func testVerifyCheckpointExitsZeroOnlyForAResumableCheckpoint() throws {
+        let file = dir.appendingPathComponent("ckpt-00000001.h5").path
+        let config = GemmaConfig.presets["tiny"]!
+        let writer = try CheckpointWriter(path: file)
+        for group in TensorGroup.allCases {
+            try [Float](repeating: 0.25, count: config.hiddenSize).withUnsafeBufferPointer {
+                try writer.write(group, name: "model.norm.weight", shape: [config.hiddenSize], values: $0)
+            }
+        }
+        try writer.commit(state: CheckpointState(
+            kind: .causalLM, modelConfig: try config.jsonText(), step: 1, tokensSeen: 64,
+            optimizer: .init(step: 1, learningRate: 1e-3, beta1: 0.9, beta2: 0.95, epsilon: 1e-8, weightDecay: 0),
+            data: .init(seed: 1, epoch: 0, nextIndex: 8), scheduleStep: 1, randomness: .init(seed: 1), runConfig: "",
+            mesh: .init(data: 1, model: 1)), tokenizer: [1])
+        let good = try CommandRunner.run(["verify-checkpoint", file])
+        XCTAssertEqual(good.status, 0, good.stderr)
+        XCTAssertEqual(good.stderr, "")
+
+        let modelFile = try CommandRunner.run(["verify-checkpoint", model])
+        XCTAssertEqual(modelFile.status, 1)
+        XCTAssertEqual(modelFile.stderr.split(separator: "\n").count, 1, modelFile.stderr)
+        XCTAssertTrue(modelFile.stderr.hasPrefix("error: \(model): a version 1 model file without training state"), modelFile.stderr)
+
+        var bytes = [UInt8](try Data(contentsOf: URL(fileURLWithPath: file)))
+        let values = [Float](repeating: 0.25, count: 4).withUnsafeBytes { Array($0) }
+        let start = try XCTUnwrap((0...(bytes.count - values.count)).first { bytes[$0..<($0 + values.count)].elementsEqual(values) })
+        bytes[start + 1] ^= 0x10
+        try Data(bytes).write(to: URL(fileURLWithPath: file))
+        let damaged = try CommandRunner.run(["verify-checkpoint", file])
+        XCTAssertEqual(damaged.status, 1)
+        XCTAssertEqual(damaged.stderr.split(separator: "\n").count, 1, damaged.stderr)
+        XCTAssertTrue(damaged.stderr.hasPrefix("error: \(file): dataset /"), damaged.stderr)
+        XCTAssertTrue(damaged.stderr.contains("model.norm.weight: checksum mismatch"), damaged.stderr)
+    }
+
     /// `init-model` over an existing good file, killed with SIGKILL at several points of its save: the
     /// file under the final name is always the old one or the whole new one.
     func testKilledSaveNeverLeavesAnUnloadableFile() throws {

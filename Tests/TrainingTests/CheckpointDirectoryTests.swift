@@ -72,6 +72,34 @@ final class CheckpointDirectoryTests: XCTestCase {
         XCTAssertTrue(lines[2].hasSuffix("; no earlier checkpoint"), lines[2])
     }
 
+    /// Candidates checked in a child process: one whose child dies by a signal (as when HDF5 crashes on a
+    /// damaged file; here the child kills itself) and one whose child exits 1 with an error line are
+    /// logged and fallen back from like any damaged checkpoint; a path given explicitly fails alone.
+    func testAChildVerifierThatCrashesOrFailsIsAFallback() throws {
+        try save([10, 20, 30])
+        let (p10, p20, p30) = (directory.checkpointPath(step: 10), directory.checkpointPath(step: 20), directory.checkpointPath(step: 30))
+        let script = """
+            case "$1" in
+            *ckpt-00000030.h5) kill -SEGV $$ ;;
+            *ckpt-00000020.h5) echo "a log line" >&2; echo "error: $1: dataset /params/x: checksum mismatch (bad)" >&2; exit 1 ;;
+            esac
+            """
+        let verifier = CheckpointVerifier.childProcess(executable: "/bin/sh", arguments: ["-c", script, "verifier"])
+        var lines: [String] = []
+        XCTAssertEqual(try directory.resolve(resume: "auto", verifier: verifier, log: { lines.append($0) }), p10)
+        XCTAssertEqual(lines, [
+            "\(p30): reading it crashed the HDF5 library (signal 11 in the verifying child process): the file is damaged; falling back to \(p20)",
+            "\(p20): dataset /params/x: checksum mismatch (bad); falling back to \(p10)",
+        ])
+        XCTAssertThrowsError(try directory.resolve(resume: p20, verifier: verifier, log: { XCTFail($0) })) { error in
+            XCTAssertEqual("\(error)", "\(p20): dataset /params/x: checksum mismatch (bad)")
+        }
+        let missing = CheckpointVerifier.childProcess(executable: dir.appendingPathComponent("no-such-program").path, arguments: [])
+        XCTAssertThrowsError(try missing.check(p10)) { error in
+            XCTAssertTrue("\(error)".hasPrefix("\(p10): cannot start the verifier "), "\(error)")
+        }
+    }
+
     func testTheLatestMarkerChoosesAndAStaleOrMissingMarkerFallsToTheNewest() throws {
         try save([10, 20])
         XCTAssertEqual(directory.latest(), "ckpt-00000020.h5")

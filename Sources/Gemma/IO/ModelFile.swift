@@ -33,12 +33,12 @@ public enum ModelFile {
         public var description: String { "\(path): \(message)" }
     }
 
-    /// Writes `model` (and the tokenizer bytes) to `path` atomically (``AtomicPath``): a temporary file in
-    /// the same directory is written, closed and `fsync`ed, then renamed over `path`, so an existing file
-    /// is never left half-written.
+    /// Writes `model` (and the tokenizer bytes) to `path` atomically (``H5File/write(atomically:_:)``): a
+    /// temporary file in the same directory is written, closed and `fsync`ed, then renamed over `path`, so
+    /// an existing file is never left half-written; if a write fails (e.g. a full disk) the temporary file
+    /// is removed and the error names the file and the reason.
     public static func save(_ model: GemmaModel, tokenizer: [UInt8]?, to path: String) throws {
-        try AtomicPath.write(path) { temporary in
-            let file = try H5File.create(temporary)
+        try H5File.write(atomically: path) { file in
             try file.setAttribute("format", format)
             try file.setAttribute("version", version)
             try file.setAttribute("kind", model.head.rawValue)
@@ -49,8 +49,6 @@ public enum ModelFile {
                                      to: "\(paramsGroup)/\(e.name)")
             }
             if let tokenizer { try file.writeBytes(tokenizer, to: tokenizerDataset) }
-            try file.flush()
-            try file.close()
         }
     }
 

@@ -25,7 +25,25 @@ struct Inspect: ParsableCommand {
     @Flag(help: "Print one JSON object instead of text.")
     var json = false
 
+    /// Set on the child that does the reading (see ``run()``).
+    @Flag(help: .hidden)
+    var inProcess = false
+
+    /// Reads the file in a child process (this program with `--in-process`) and passes on what it
+    /// prints and its exit code: a damaged file that crashes the HDF5 library is then one line
+    /// `error: PATH: reading it crashed the HDF5 library (signal N): the file is damaged` and exit code 1.
     func run() throws {
+        guard inProcess else {
+            let child = try ChildProcess.run(["inspect", "--in-process"] + (json ? ["--json"] : []) + [path])
+            guard !child.crashed else {
+                printError("error: \(path): reading it crashed the HDF5 library (signal \(child.status)): the file is damaged")
+                throw ExitCode(1)
+            }
+            FileHandle.standardOutput.write(child.stdout)
+            FileHandle.standardError.write(child.stderr)
+            if child.status != 0 { throw ExitCode(child.status) }
+            return
+        }
         var failed = 0
         try reportingErrors {
             let reader = try CheckpointReader.open(path)

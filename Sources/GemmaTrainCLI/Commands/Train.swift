@@ -36,7 +36,11 @@ struct TrainOptions: ParsableArguments {
     /// Loads the config with the overrides and runs `task` on this rank of the MPI job (a job of one
     /// process when not started by `mpirun`). An error on any rank ends the whole job.
     func run(_ task: Task) throws {
-        try onMesh { config, mesh in try Trainer(config: config, task: task, mesh: mesh).run() }
+        try onMesh { config, mesh in
+            let trainer = try Trainer(config: config, task: task, mesh: mesh)
+            trainer.checkpointVerifier = VerifyCheckpoint.inChildProcess
+            try trainer.run()
+        }
     }
 
     /// Loads the config (with `--set` and `--mesh`), joins the MPI job, builds the config's mesh on it

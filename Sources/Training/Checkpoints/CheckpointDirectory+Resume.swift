@@ -2,7 +2,8 @@ import Foundation
 
 extension CheckpointDirectory {
     /// The checkpoint a run resumes from, fully verified (``CheckpointReader/verify()``) and holding
-    /// training state.
+    /// training state, as `verifier` checks it (in a child process, a file that crashes the HDF5 library
+    /// is one more failure to fall back from).
     ///
     /// - `resume == "auto"`: removes temporary files of unfinished saves, then tries the checkpoint the
     ///   `latest` marker names (or, if the marker is missing or names a file that is gone, the newest
@@ -14,11 +15,13 @@ extension CheckpointDirectory {
     ///
     /// Checking the model config against the run's is the caller's (``CheckpointReader/checkModel(_:kind:)``):
     /// a mismatch is a configuration error, not a damaged file to fall back from.
-    /// - Parameter log: Receives the fallback lines.
+    /// - Parameters:
+    ///   - verifier: How each candidate is checked; ``CheckpointVerifier/inProcess`` by default.
+    ///   - log: Receives the fallback lines.
     /// - Throws: ``CheckpointError`` for a `resume` path that fails, or when every checkpoint fails.
-    public func resolve(resume: String, log: (String) -> Void) throws -> String? {
+    public func resolve(resume: String, verifier: CheckpointVerifier = .inProcess, log: (String) -> Void) throws -> String? {
         guard resume == "auto" else {
-            try Self.checkResumable(resume)
+            try verifier.check(resume)
             return resume
         }
         try removeTemporaryFiles()
@@ -36,7 +39,7 @@ extension CheckpointDirectory {
         var lastError: CheckpointError?
         for (index, entry) in candidates.enumerated() {
             do {
-                try Self.checkResumable(entry.path)
+                try verifier.check(entry.path)
                 return entry.path
             } catch let error as CheckpointError {
                 let next = index + 1 < candidates.count ? "falling back to \(candidates[index + 1].path)" : "no earlier checkpoint"
@@ -45,12 +48,5 @@ extension CheckpointDirectory {
             }
         }
         throw CheckpointError(file: path, reason: "none of the \(candidates.count) checkpoints can be resumed from; the oldest: \(lastError!)")
-    }
-
-    /// Throws unless `path` opens, verifies and holds training state.
-    private static func checkResumable(_ path: String) throws {
-        let reader = try CheckpointReader.open(path)
-        _ = try reader.trainingState()
-        try reader.verify()
     }
 }

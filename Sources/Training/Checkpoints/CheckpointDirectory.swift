@@ -5,7 +5,7 @@ import Foundation
 /// digits), a `latest` marker file holding the name of the newest one written, and the hidden
 /// temporary files of saves that never finished (`.ckpt-*.tmp-*`, `.latest.tmp-*`).
 ///
-/// Resuming picks a checkpoint with ``resolve(resume:log:)``; after each save the trainer calls
+/// Resuming picks a checkpoint with ``resolve(resume:verifier:log:)``; after each save the trainer calls
 /// ``prune(keep:)``. One run writes to a directory at a time.
 public struct CheckpointDirectory: Sendable {
     /// The directory's path, as given.

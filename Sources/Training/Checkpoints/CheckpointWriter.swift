@@ -91,10 +91,11 @@ public final class CheckpointWriter {
         try CheckpointDirectory(containing: path).setLatest(fileName: (path as NSString).lastPathComponent)
     }
 
-    /// Closes and removes the temporary file unless the checkpoint was committed. Idempotent.
+    /// Discards (``H5File/discard()``: nothing stays open in HDF5, even on a full disk) and removes the
+    /// temporary file unless the checkpoint was committed. Idempotent.
     public func abandon() {
         if let file {
-            try? file.close()
+            file.discard()
             self.file = nil
         }
         atomic.abandon()

@@ -125,14 +125,15 @@ extension Trainer {
     /// Rows of the training data (for the data cursor's epoch).
     var trainingRows: Int { objective.trainingRows }
 
-    /// Where `checkpoint.resume` says to continue from: rank 0 resolves it (`auto`: the newest good
-    /// checkpoint of the run directory, falling back past damaged ones) and tells the other ranks.
+    /// Where `checkpoint.resume` says to continue from: rank 0 resolves it with ``checkpointVerifier``
+    /// (`auto`: the newest good checkpoint of the run directory, falling back past damaged ones) and tells
+    /// the other ranks.
     /// Nil for a fresh start.
     func resolveResume() throws -> String? {
         guard let resume = config.checkpoint.resume else { return nil }
         var path: String?
         if isLeader {
-            path = try CheckpointDirectory(path: runDirectory.path).resolve(resume: resume, log: log)
+            path = try CheckpointDirectory(path: runDirectory.path).resolve(resume: resume, verifier: checkpointVerifier, log: log)
             if path == nil {
                 log("--resume auto: no checkpoint in \(runDirectory.path); starting fresh"
                     + (config.model.initFrom.map { " from model.init \($0)" } ?? ""))

@@ -46,6 +46,9 @@ public final class Trainer {
     /// The checkpoint files of `run.dir` that belong to this run (those it wrote, and on resume from
     /// `run.dir` those up to the resumed step): the only ones pruning may remove. Rank 0's.
     var ownedCheckpoints: Set<String> = []
+    /// How `checkpoint.resume` candidates are checked before resuming (rank 0); in this process unless
+    /// set (`gemma-train` checks them in a child process: ``CheckpointVerifier/childProcess(executable:arguments:)``).
+    public var checkpointVerifier: CheckpointVerifier = .inProcess
 
     /// Whether this rank writes files and logs.
     var isLeader: Bool { mesh?.isLeader ?? true }
