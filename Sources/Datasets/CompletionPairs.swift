@@ -52,9 +52,7 @@ extension TrainingData {
     /// Both are counted in the report.
     public static func completionPairs(_ path: String, template: ChatTemplate, seqLen: Int, overlong: Packer.Overlong,
                                        skipBadRows: Bool) throws -> (pairs: [CompletionPair], report: DataReport) {
-        var report = DataReport(file: path)
-        var truncated = 0, dropped = 0
-        let read = try JSONLines.read(PreferenceRow.self, from: path, skipBadRows: skipBadRows) { line, row -> CompletionPair? in
+        var result = try preferenceRows(path, skipBadRows: skipBadRows) { line, row, truncated, dropped -> CompletionPair? in
             let history = row.prompt.messages(role: .user)
             func fail(_ message: String) -> DataError { DataError(file: path, line: line, message: message) }
             let prompt: [Int32], promptText: String
@@ -84,13 +82,7 @@ extension TrainingData {
             truncated += 1
             return pair
         }
-        let pairs = read.rows.compactMap { $0 }
-        report.examples = read.rows.count
-        report.rows = pairs.count
-        report.skippedBadRows = read.skipped
-        report.truncated = truncated
-        report.dropped = dropped
-        report.tokens = pairs.reduce(0) { $0 + $1.chosen.count + $1.rejected.count }
-        return (pairs, report)
+        result.report.tokens = result.pairs.reduce(0) { $0 + $1.chosen.count + $1.rejected.count }
+        return result
     }
 }

@@ -35,9 +35,7 @@ extension TrainingData {
     /// `seqLen` are truncated (keeping the start) or the pair dropped, and counted.
     public static func preferences(_ path: String, template: ChatTemplate, seqLen: Int, overlong: Packer.Overlong,
                                    skipBadRows: Bool) throws -> (pairs: [PreferencePair], report: DataReport) {
-        var report = DataReport(file: path)
-        var truncated = 0, dropped = 0
-        let read = try JSONLines.read(PreferenceRow.self, from: path, skipBadRows: skipBadRows) { line, row -> PreferencePair? in
+        try preferenceRows(path, skipBadRows: skipBadRows) { line, row, truncated, dropped -> PreferencePair? in
             func encode(_ reply: TextOrMessages) throws -> [Int32] {
                 let prompt = row.prompt.messages(role: .user), answer = reply.messages(role: .model)
                 do { return try template.encode(prompt + answer).ids } catch {
@@ -53,12 +51,21 @@ extension TrainingData {
             }
             return pair
         }
+    }
+
+    /// Reads the preference rows of `path` with `make`, which returns nil for a pair it drops and counts
+    /// what it truncates or drops; returns the pairs and the report.
+    static func preferenceRows<Pair>(
+        _ path: String, skipBadRows: Bool, _ make: (Int, PreferenceRow, inout Int, inout Int) throws -> Pair?
+    ) throws -> (pairs: [Pair], report: DataReport) {
+        var report = DataReport(file: path)
+        let read = try JSONLines.read(PreferenceRow.self, from: path, skipBadRows: skipBadRows) { line, row in
+            try make(line, row, &report.truncated, &report.dropped)
+        }
         let pairs = read.rows.compactMap { $0 }
         report.examples = read.rows.count
         report.rows = pairs.count
         report.skippedBadRows = read.skipped
-        report.truncated = truncated
-        report.dropped = dropped
         return (pairs, report)
     }
 }

@@ -87,7 +87,7 @@ final class DiskFullTests: XCTestCase {
         let before = try Data(contentsOf: URL(fileURLWithPath: target))
 
         let big = try CommandRunner.run(["init-model", "--preset", "tiny", "--tokenizer", CommandRunner.tokenizer,
-                                         "--out", target])
+                                         "--out", target, "--force"])
         assertOneLineError(big, naming: target, reason: "No space left on device (errno 28)")
         XCTAssertEqual(try temporaryFiles(disk), [])
         XCTAssertEqual(try Data(contentsOf: URL(fileURLWithPath: target)), before)

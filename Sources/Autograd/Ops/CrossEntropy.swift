@@ -59,11 +59,7 @@ public func crossEntropy(
         count += 1
     }
     let valid = shard?.validRows ?? rows
-    // Keep the logits for backward when they are small enough (saves a quarter of the products).
-    let recording = GradMode.isEnabled && (hidden.requiresGrad || weight.requiresGrad)
-    let cache = recording && n * valid * 4 <= logitCacheBytes ? Tensor(uninitialized: [n, valid]) : nil
-    let chunks = VocabChunks(n: n, d: d, v: valid, firstRow: shard?.firstRow ?? 0, width: max(1, min(chunkSize, valid)),
-                             cache: cache)
+    let chunks = VocabChunks(hidden: hidden, weight: weight, shard: shard, chunkSize: chunkSize, logitCacheBytes: logitCacheBytes)
     let (lse, targetLogit) = chunks.forward(hidden.data, weight.data, targets, group: shard?.group)
     var total = 0.0
     for row in 0..<n where targets[row] != ignoreIndex {
@@ -115,10 +111,7 @@ public func tokenLogProbs(
         shapeCheck(t >= 0 && Int(t) < v, "tokenLogProbs: target \(t) at row \(row) is outside 0..<\(v) and is not \(ignoreIndex)")
     }
     let valid = shard?.validRows ?? rows
-    let recording = GradMode.isEnabled && (hidden.requiresGrad || weight.requiresGrad)
-    let cache = recording && n * valid * 4 <= logitCacheBytes ? Tensor(uninitialized: [n, valid]) : nil
-    let chunks = VocabChunks(n: n, d: d, v: valid, firstRow: shard?.firstRow ?? 0, width: max(1, min(chunkSize, valid)),
-                             cache: cache)
+    let chunks = VocabChunks(hidden: hidden, weight: weight, shard: shard, chunkSize: chunkSize, logitCacheBytes: logitCacheBytes)
     let (lse, targetLogit) = chunks.forward(hidden.data, weight.data, targets, group: shard?.group)
     let logp = Tensor(zeros: [n])  // [N]
     for r in 0..<n where targets[r] != ignoreIndex { logp.data[r] = targetLogit.data[r] - lse.data[r] }
@@ -254,6 +247,18 @@ private struct VocabChunks {
                           beta: accumulateWeight ? 1 : 0, c: dWeight + cols.lowerBound * d)
             }
         }
+    }
+}
+
+extension VocabChunks {
+    /// The chunks of `hidden [N, D] · weight [V, D]ᵀ` over this rank's valid vocabulary rows; the logits
+    /// are kept from forward to backward when a gradient is recorded and they fit in `logitCacheBytes`
+    /// (saving a quarter of the products).
+    init(hidden: Tensor, weight: Tensor, shard: VocabShard?, chunkSize: Int, logitCacheBytes: Int) {
+        let (n, valid) = (hidden.shape[0], shard?.validRows ?? weight.shape[0])
+        let recording = GradMode.isEnabled && (hidden.requiresGrad || weight.requiresGrad)
+        self.init(n: n, d: hidden.shape[1], v: valid, firstRow: shard?.firstRow ?? 0, width: max(1, min(chunkSize, valid)),
+                  cache: recording && n * valid * 4 <= logitCacheBytes ? Tensor(uninitialized: [n, valid]) : nil)
     }
 }
 
