@@ -5,6 +5,11 @@ import Gemma
 public struct Example: Sendable {
     public var ids: [Int32]
     public var targets: [Int32]
+    public init(ids: [Int32], targets: [Int32]) {
+        self.ids = ids
+        self.targets = targets
+    }
+
     /// Number of targets that count (not -100).
     public var count: Int { targets.reduce(0) { $0 + ($1 == -100 ? 0 : 1) } }
 }

@@ -1,0 +1,88 @@
+import ArgumentParser
+import Autograd
+import Datasets
+import Foundation
+import Gemma
+
+/// `gemma-train eval logprobs`: the summed log-probability of each row's scored tokens, one JSON object
+/// per row on stdout, in file order.
+struct EvalLogProbs: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "logprobs",
+        abstract: "Summed log-probabilities per row: one JSON object per row, in file order.",
+        discussion: """
+            preference: {"chosen_logp", "rejected_logp", "chosen_tokens", "rejected_tokens"}, the completions scored
+            given the prompt as DPO scores them. chat: {"logp", "tokens"} over the model-turn tokens (with their
+            <end_of_turn> and newline). text: {"logp", "tokens"} over every token after <bos>, <eos> included, as
+            `eval loss` counts them. Rows are scored in padded batches; sums accumulate in Float64. A row longer
+            than the model's context is truncated (text, chat; counted on stderr) or, for a preference pair,
+            has its prompt cut from the left.
+            """)
+
+    @OptionGroup var model: CheckpointOptions
+    @Option(help: "The data file.") var data: String
+    @Option(help: "preference, chat or text.") var format = "text"
+    @Option(parsing: .unconditional, help: "Sequences per forward pass.") var batch = 8
+
+    func validate() throws {
+        guard ["preference", "chat", "text"].contains(format) else {
+            throw ValidationError("--format must be preference, chat or text, got '\(format)'")
+        }
+        guard batch >= 1 else { throw ValidationError("--batch must be at least 1, got \(batch)") }
+    }
+
+    func run() throws {
+        try reportingErrors {
+            let (model, tokenizer) = try self.model.load(expecting: .causalLM)
+            let context = model.config.maxPositionEmbeddings
+            let padId = tokenizer.padId ?? 0
+            let examples: [Example]
+            var truncated = 0
+            switch format {
+            case "preference":
+                let template = try ChatTemplate(tokenizer: tokenizer)
+                let (pairs, report) = try TrainingData.completionPairs(data, template: template, seqLen: context,
+                                                                        overlong: .truncate, skipBadRows: false)
+                guard report.dropped == 0 else {
+                    throw ValidationError("\(data): \(report.dropped) pairs have a completion longer than the context (\(context) tokens)")
+                }
+                truncated = report.truncated
+                examples = pairs.flatMap { [$0.examples.chosen, $0.examples.rejected] }
+            case "chat":
+                examples = try EvaluationRows.chatExamples(from: data, template: ChatTemplate(tokenizer: tokenizer)).map(\.example)
+            default:
+                examples = try EvaluationRows.texts(from: data).map { try EvaluationRows.textExample($0.text, tokenizer: tokenizer) }
+            }
+            var sums: [(logp: Double, tokens: Int)] = []
+            for start in stride(from: 0, to: examples.count, by: batch) {
+                let chunk = examples[start..<min(start + batch, examples.count)].map { example -> Example in
+                    guard example.ids.count > context else { return example }
+                    truncated += 1
+                    return Example(ids: Array(example.ids.prefix(context)), targets: Array(example.targets.prefix(context)))
+                }
+                let time = chunk.map(\.ids.count).max() ?? 1
+                let b = Batch(Packer(seqLen: time, padId: padId, mode: .single, overlong: .truncate).pack(chunk).rows, time: time)
+                let logp = withNoGrad { model.tokenLogProbs(ids: b.ids, targets: b.targets, batch: b.rows, positions: b.positions) }
+                for row in 0..<b.rows {
+                    var sum = 0.0, tokens = 0
+                    for t in 0..<time where b.targets[row * time + t] != ignoreIndex {
+                        sum += Double(logp.data[row * time + t])
+                        tokens += 1
+                    }
+                    sums.append((sum, tokens))
+                }
+            }
+            var out = ""
+            if format == "preference" {
+                for i in stride(from: 0, to: sums.count, by: 2) {
+                    out += jsonObject([("chosen_logp", .exact(sums[i].logp)), ("rejected_logp", .exact(sums[i + 1].logp)),
+                                       ("chosen_tokens", .int(sums[i].tokens)), ("rejected_tokens", .int(sums[i + 1].tokens))]) + "\n"
+                }
+            } else {
+                for s in sums { out += jsonObject([("logp", .exact(s.logp)), ("tokens", .int(s.tokens))]) + "\n" }
+            }
+            FileHandle.standardOutput.write(Data(out.utf8))
+            if truncated > 0 { printError("\(truncated) rows truncated to the context of \(context) tokens") }
+        }
+    }
+}
