@@ -46,12 +46,15 @@ public enum CompletionBatch {
 
 extension TrainingData {
     /// Preference rows (`{"prompt": str | messages, "chosen": str | messages, "rejected": str | messages}`,
-    /// the reward model's format) as completion pairs. Pairs whose longer sequence exceeds `seqLen` are
-    /// handled by `overlong`: `truncate` drops prompt tokens from the left (after `<bos>`), keeping both
+    /// the reward model's format) as completion pairs. A pair whose chosen and rejected completions are the
+    /// same tokens teaches nothing: it is skipped and counted (`identicalPairs`) unless `keepIdentical` (for
+    /// scoring every row); an empty reply is a bad row.
+    /// Pairs whose longer sequence exceeds `seqLen` are handled by `overlong`: `truncate` drops prompt tokens from the left (after `<bos>`), keeping both
     /// completions whole (a pair whose completion alone does not fit is dropped); `drop` drops the pair.
     /// Both are counted in the report.
     public static func completionPairs(_ path: String, template: ChatTemplate, seqLen: Int, overlong: Packer.Overlong,
-                                       skipBadRows: Bool) throws -> (pairs: [CompletionPair], report: DataReport) {
+                                       skipBadRows: Bool, keepIdentical: Bool = false) throws -> (pairs: [CompletionPair], report: DataReport) {
+        var identical = 0
         var result = try preferenceRows(path, skipBadRows: skipBadRows) { line, row, truncated, dropped -> CompletionPair? in
             let history = row.prompt.messages(role: .user)
             func fail(_ message: String) -> DataError { DataError(file: path, line: line, message: message) }
@@ -69,8 +72,16 @@ extension TrainingData {
                 guard whole.hasPrefix(promptText) else { throw fail("\(key): the rendered reply does not extend the prompt") }
                 return template.tokenizer.encode(String(whole.dropFirst(promptText.count)))
             }
+            for (reply, key) in [(row.chosen, "chosen"), (row.rejected, "rejected")]
+            where reply.messages(role: .model).allSatisfy({ ChatTemplate.trim($0.content).isEmpty }) {
+                throw fail("\(key): empty reply")
+            }
             var pair = CompletionPair(prompt: prompt, chosen: try completion(row.chosen, "chosen"),
                                       rejected: try completion(row.rejected, "rejected"))
+            guard keepIdentical || pair.chosen != pair.rejected else {
+                identical += 1  // no preference to learn: skipped and counted
+                return nil
+            }
             let longest = pair.prompt.count + max(pair.chosen.count, pair.rejected.count)
             guard longest > seqLen else { return pair }
             let excess = longest - seqLen
@@ -83,6 +94,7 @@ extension TrainingData {
             return pair
         }
         result.report.tokens = result.pairs.reduce(0) { $0 + $1.chosen.count + $1.rejected.count }
+        result.report.identicalPairs = identical
         return result
     }
 }

@@ -8,12 +8,15 @@ public struct DataReport: Sendable, CustomStringConvertible {
     public var skippedBadRows = 0, truncated = 0, dropped = 0
     /// Rows dropped because nothing in them is predicted (their targets were truncated away).
     public var emptyRows = 0
+    /// Preference pairs skipped because chosen and rejected are the same (DPO).
+    public var identicalPairs = 0
 
     public var description: String {
         "\(file): \(examples) examples -> \(rows) rows" + (tokens > 0 ? ", \(tokens) predicted tokens" : "")
             + (skippedBadRows > 0 ? ", \(skippedBadRows) bad rows skipped" : "")
             + (truncated > 0 ? ", \(truncated) truncated" : "") + (dropped > 0 ? ", \(dropped) dropped" : "")
             + (emptyRows > 0 ? ", \(emptyRows) rows with no predicted token dropped" : "")
+            + (identicalPairs > 0 ? ", \(identicalPairs) pairs with chosen = rejected skipped" : "")
     }
 }
 

@@ -35,14 +35,13 @@ struct EvalLogProbs: ParsableCommand {
         try reportingErrors {
             let (model, tokenizer) = try self.model.load(expecting: .causalLM)
             let context = model.config.maxPositionEmbeddings
-            let padId = tokenizer.padId ?? 0
             let examples: [Example]
             var truncated = 0
             switch format {
             case "preference":
                 let template = try ChatTemplate(tokenizer: tokenizer)
                 let (pairs, report) = try TrainingData.completionPairs(data, template: template, seqLen: context,
-                                                                        overlong: .truncate, skipBadRows: false)
+                                                                        overlong: .truncate, skipBadRows: false, keepIdentical: true)
                 guard report.dropped == 0 else {
                     throw ValidationError("\(data): \(report.dropped) pairs have a completion longer than the context (\(context) tokens)")
                 }
@@ -53,25 +52,8 @@ struct EvalLogProbs: ParsableCommand {
             default:
                 examples = try EvaluationRows.texts(from: data).map { try EvaluationRows.textExample($0.text, tokenizer: tokenizer) }
             }
-            var sums: [(logp: Double, tokens: Int)] = []
-            for start in stride(from: 0, to: examples.count, by: batch) {
-                let chunk = examples[start..<min(start + batch, examples.count)].map { example -> Example in
-                    guard example.ids.count > context else { return example }
-                    truncated += 1
-                    return Example(ids: Array(example.ids.prefix(context)), targets: Array(example.targets.prefix(context)))
-                }
-                let time = chunk.map(\.ids.count).max() ?? 1
-                let b = Batch(Packer(seqLen: time, padId: padId, mode: .single, overlong: .truncate).pack(chunk).rows, time: time)
-                let logp = withNoGrad { model.tokenLogProbs(ids: b.ids, targets: b.targets, batch: b.rows, positions: b.positions) }
-                for row in 0..<b.rows {
-                    var sum = 0.0, tokens = 0
-                    for t in 0..<time where b.targets[row * time + t] != ignoreIndex {
-                        sum += Double(logp.data[row * time + t])
-                        tokens += 1
-                    }
-                    sums.append((sum, tokens))
-                }
-            }
+            let (sums, cut) = Self.summedLogProbs(model, examples, batch: batch, padId: tokenizer.padId ?? 0)
+            truncated += cut
             var out = ""
             if format == "preference" {
                 for i in stride(from: 0, to: sums.count, by: 2) {
@@ -84,5 +66,32 @@ struct EvalLogProbs: ParsableCommand {
             FileHandle.standardOutput.write(Data(out.utf8))
             if truncated > 0 { printError("\(truncated) rows truncated to the context of \(context) tokens") }
         }
+    }
+
+    /// Each example's summed log-probability of its scored tokens (in Float64) and their count, scored in
+    /// padded batches of `batch`; examples longer than the context are truncated (the count is returned).
+    static func summedLogProbs(_ model: GemmaModel, _ examples: [Example], batch: Int, padId: Int32)
+        -> (sums: [(logp: Double, tokens: Int)], truncated: Int) {
+        let context = model.config.maxPositionEmbeddings
+        var sums: [(logp: Double, tokens: Int)] = [], truncated = 0
+        for start in stride(from: 0, to: examples.count, by: batch) {
+            let chunk = examples[start..<min(start + batch, examples.count)].map { example -> Example in
+                guard example.ids.count > context else { return example }
+                truncated += 1
+                return Example(ids: Array(example.ids.prefix(context)), targets: Array(example.targets.prefix(context)))
+            }
+            let time = chunk.map(\.ids.count).max() ?? 1
+            let b = Batch(Packer(seqLen: time, padId: padId, mode: .single, overlong: .truncate).pack(chunk).rows, time: time)
+            let logp = withNoGrad { model.tokenLogProbs(ids: b.ids, targets: b.targets, batch: b.rows, positions: b.positions) }
+            for row in 0..<b.rows {  // logp: [rows, time]
+                var sum = 0.0, tokens = 0
+                for t in 0..<time where b.targets[row * time + t] != ignoreIndex {
+                    sum += Double(logp.data[row * time + t])
+                    tokens += 1
+                }
+                sums.append((sum, tokens))
+            }
+        }
+        return (sums, truncated)
     }
 }

@@ -13,6 +13,13 @@ struct CheckpointOptions: ParsableArguments {
     /// The model and its tokenizer; errors name the file. A model with another head than `head` is
     /// refused: a reward model does not generate text, a language model scores no preference pairs.
     func load(expecting head: GemmaModel.Head) throws -> (model: GemmaModel, tokenizer: SentencePieceTokenizer) {
+        try Self.load(checkpoint, tokenizer: tokenizer, expecting: head)
+    }
+
+    /// The model at `checkpoint` and its tokenizer (`tokenizer`, else the one stored with it), refusing
+    /// another head than `head`; errors name the file.
+    static func load(_ checkpoint: String, tokenizer: String? = nil, expecting head: GemmaModel.Head) throws
+        -> (model: GemmaModel, tokenizer: SentencePieceTokenizer) {
         let contents = try ModelFile.loadAny(checkpoint)
         guard contents.model.head == head else {
             throw ValidationError(head == .reward

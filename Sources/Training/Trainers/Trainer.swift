@@ -118,11 +118,17 @@ public final class Trainer {
             let policy = context.model
             let loadReference = context.config.dpo.reference.map { path in
                 {
-                    let reference = try ModelFile.loadAny(path, tensorParallel: split).model
-                    guard reference.config == policy.config, reference.head == .causalLM else {
-                        throw TrainingError("dpo.reference \(path) is not a causal language model of the policy's architecture")
+                    let loaded = try ModelFile.loadAny(path, tensorParallel: split)
+                    guard loaded.model.head == .causalLM else {
+                        throw TrainingError("dpo.reference \(path) is a reward model; the reference is a causal language model")
                     }
-                    return reference
+                    if let difference = loaded.model.config.firstDifference(from: policy.config) {
+                        throw TrainingError("dpo.reference \(path) differs from the policy: \(difference.key): reference \(difference.mine), policy \(difference.theirs)")
+                    }
+                    if let bytes = loaded.tokenizer, bytes != [UInt8](context.tokenizer.modelData) {
+                        throw TrainingError("dpo.reference \(path) stores another tokenizer than the run's: its log-probabilities are of other tokens")
+                    }
+                    return loaded.model
                 }
             }
             return try PreferenceObjective(context, loadReference: loadReference)
@@ -183,6 +189,9 @@ public final class Trainer {
         if let initial {
             guard initial.model.config == architecture else {
                 throw TrainingError("model.init \(config.model.initFrom!) has a different architecture from the run's model config")
+            }
+            guard !(initial.model.head == .reward && head == .causalLM) else {
+                throw TrainingError("model.init \(config.model.initFrom!) is a reward model; \(task.rawValue) trains a causal language model")
             }
             let fresh = model.copyParameters(from: initial.model)
             if !fresh.isEmpty { log("initialised from \(config.model.initFrom!); new: \(fresh.joined(separator: ", "))") }
