@@ -18,10 +18,27 @@ final class DPOParityTests: XCTestCase {
         let policyLogps: [Float], referenceLogps: [Float]
         let sigmoidLoss: Float, ipoLoss: Float
         let gradients: [String: [Float]]
+        let logpsByModel: [String: [Float]]
         enum CodingKeys: String, CodingKey {
             case beta, pairs, gradients
+            case logpsByModel = "logps_by_model"
             case policyLogps = "policy_logps", referenceLogps = "reference_logps"
             case sigmoidLoss = "sigmoid_loss", ipoLoss = "ipo_loss"
+        }
+    }
+
+    /// The summed completion log-probabilities of the same batch under the MQA, GQA and MHA parity models,
+    /// within 1e-4 absolute of transformers + TRL's.
+    func testSummedLogProbsOfEveryAttentionKind() throws {
+        let expected = try JSONDecoder().decode(Expected.self, from: Data(contentsOf: Self.fixtures.appendingPathComponent("dpo/expected.json")))
+        let pairs = expected.pairs.map { CompletionPair(prompt: $0.prompt, chosen: $0.chosen, rejected: $0.rejected) }
+        let batch = CompletionBatch.make(pairs, padId: 0)
+        XCTAssertEqual(Set(expected.logpsByModel.keys), ["mqa", "gqa", "mha"])
+        for (name, logps) in expected.logpsByModel {
+            let dir = Self.fixtures.deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent("GemmaTests/Fixtures/hf/\(name)")
+            let model = try HuggingFaceDirectory.load(dir.path).model
+            let ours = withNoGrad { model.sequenceLogProbs(ids: batch.ids, targets: batch.targets, batch: batch.rows) }
+            for i in 0..<logps.count { XCTAssertEqual(ours.data[i], logps[i], accuracy: 1e-4, "\(name) sequence \(i)") }
         }
     }
 

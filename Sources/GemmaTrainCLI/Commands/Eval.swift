@@ -20,15 +20,18 @@ struct EvalLoss: ParsableCommand {
             text: each row (a line of a text file, or {"text": ...} in a .jsonl file) is <bos> tokens <eos>, and
             every token after <bos> is predicted. chat: each row is {"messages": [...]} in Gemma's turn format,
             and only model-turn tokens (with their <end_of_turn> and newline) are predicted. The loss is the
-            token-weighted mean over the whole file. Rows longer than the model's context are truncated.
+            token-weighted mean over the whole file. Rows longer than the model's context are truncated. Rows are
+            scored in padded batches (--batch).
             """)
 
     @OptionGroup var model: CheckpointOptions
     @Option(help: "The data file.") var data: String
     @Option(help: "text or chat.") var format = "text"
+    @Option(parsing: .unconditional, help: "Sequences per forward pass.") var batch = 8
 
     func validate() throws {
         guard ["text", "chat"].contains(format) else { throw ValidationError("--format must be text or chat, got '\(format)'") }
+        guard batch >= 1 else { throw ValidationError("--batch must be at least 1, got \(batch)") }
     }
 
     func run() throws {
@@ -40,21 +43,10 @@ struct EvalLoss: ParsableCommand {
             } else {
                 examples = try EvaluationRows.chatExamples(from: data, template: ChatTemplate(tokenizer: tokenizer)).map(\.example)
             }
-            let context = model.config.maxPositionEmbeddings
-            var total = 0.0, tokens = 0, truncated = 0
-            for example in examples {
-                var ids = example.ids, targets = example.targets
-                if ids.count > context {
-                    ids = Array(ids.prefix(context))
-                    targets = Array(targets.prefix(context))
-                    truncated += 1
-                }
-                let (loss, count) = withNoGrad { model.loss(ids: ids, targets: targets, batch: 1) }
-                total += Double(loss.item) * Double(count)
-                tokens += count
-            }
+            let (sums, truncated) = EvalLogProbs.summedLogProbs(model, examples, batch: batch, padId: tokenizer.padId ?? 0)
+            let tokens = sums.reduce(0) { $0 + $1.tokens }
             guard tokens > 0 else { throw ValidationError("\(data): no tokens to evaluate") }
-            let mean = total / Double(tokens)
+            let mean = -sums.reduce(0.0) { $0 + $1.logp } / Double(tokens)
             print(jsonObject([
                 ("loss", .exact(mean)), ("tokens", .int(tokens)), ("perplexity", .exact(Foundation.exp(mean))),
                 ("rows", .int(examples.count)), ("truncated_rows", .int(truncated)),
@@ -71,6 +63,11 @@ struct EvalReward: ParsableCommand {
 
     @OptionGroup var model: CheckpointOptions
     @Option(help: "JSONL preference pairs {\"prompt\", \"chosen\", \"rejected\"}.") var data: String
+    @Option(parsing: .unconditional, help: "Pairs per forward pass.") var batch = 8
+
+    func validate() throws {
+        guard batch >= 1 else { throw ValidationError("--batch must be at least 1, got \(batch)") }
+    }
 
     func run() throws {
         try reportingErrors {
@@ -80,8 +77,8 @@ struct EvalReward: ParsableCommand {
                                                           skipBadRows: false)
             guard !pairs.isEmpty else { throw ValidationError("\(data): no preference pairs") }
             var correct = 0, marginSum = 0.0
-            for start in stride(from: 0, to: pairs.count, by: 8) {
-                let batch = PreferenceBatch(Array(pairs[start..<min(start + 8, pairs.count)]), padId: tokenizer.padId ?? 0)
+            for start in stride(from: 0, to: pairs.count, by: self.batch) {
+                let batch = PreferenceBatch(Array(pairs[start..<min(start + self.batch, pairs.count)]), padId: tokenizer.padId ?? 0)
                 let r = withNoGrad { model.rewards(ids: batch.ids, sequences: 2 * batch.pairs, lastTokens: batch.lastTokens) }.scalars
                 for i in 0..<batch.pairs {
                     let m = Double(r[i]) - Double(r[batch.pairs + i])

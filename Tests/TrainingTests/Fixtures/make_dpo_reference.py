@@ -13,7 +13,8 @@ as TRL's concatenated forward lays them out. Per sequence, TRL's `selective_log_
 logits, summed over the completion tokens, gives π and r; the losses are TRL 1.16's `sigmoid` formula
 (-logsigmoid(β·d)) and the IPO formula (d - 1/(2β))² on summed log-probabilities (TRL's IPO averages them per
 token; GemmaTrain sums, as its issue asks), averaged over the pairs. The gradient of the sigmoid loss with
-respect to three parameters is recorded too.
+respect to three parameters is recorded too, and the summed log-probabilities of the same sequences under the
+GQA and MHA parity models (`logps_by_model`).
 """
 
 import json
@@ -71,10 +72,16 @@ def main():
     ipo = ((d - 1 / (2 * BETA)) ** 2).mean()
     sigmoid.backward()
     params = dict(policy.named_parameters())
+    by_model = {"mqa": pi.tolist()}
+    for name in ["gqa", "mha"]:
+        other = GemmaForCausalLM.from_pretrained(os.path.join(POLICY, "..", name), torch_dtype=torch.float32,
+                                                 attn_implementation="eager")
+        with torch.no_grad():
+            by_model[name] = summed_logps(other).tolist()
     expected = dict(
         trl_version=trl.__version__, beta=BETA, pairs=pairs,
         policy_logps=pi.tolist(), reference_logps=ref.tolist(),
-        sigmoid_loss=sigmoid.item(), ipo_loss=ipo.item(),
+        sigmoid_loss=sigmoid.item(), ipo_loss=ipo.item(), logps_by_model=by_model,
         gradients={name: params[name].grad.flatten().tolist() for name in GRADIENTS},
     )
     with open(os.path.join(OUT, "expected.json"), "w") as f:
