@@ -68,14 +68,18 @@ struct EvalLogProbs: ParsableCommand {
         }
     }
 
-    /// Each example's summed log-probability of its scored tokens (in Float64) and their count, scored in
-    /// padded batches of `batch`; examples longer than the context are truncated (the count is returned).
+    /// Each example's summed log-probability of its scored tokens (in Float64) and their count, in the
+    /// examples' order. They are scored in padded batches of `batch` examples of similar length (sorted by
+    /// length, as lm-evaluation-harness does, so that padding stays small); examples longer than the
+    /// context are truncated (the count is returned).
     static func summedLogProbs(_ model: GemmaModel, _ examples: [Example], batch: Int, padId: Int32)
         -> (sums: [(logp: Double, tokens: Int)], truncated: Int) {
         let context = model.config.maxPositionEmbeddings
-        var sums: [(logp: Double, tokens: Int)] = [], truncated = 0
-        for start in stride(from: 0, to: examples.count, by: batch) {
-            let chunk = examples[start..<min(start + batch, examples.count)].map { example -> Example in
+        var sums = [(logp: Double, tokens: Int)](repeating: (0, 0), count: examples.count), truncated = 0
+        let byLength = examples.indices.sorted { (examples[$0].ids.count, $0) < (examples[$1].ids.count, $1) }
+        for start in stride(from: 0, to: byLength.count, by: batch) {
+            let members = Array(byLength[start..<min(start + batch, byLength.count)])
+            let chunk = members.map { examples[$0] }.map { example -> Example in
                 guard example.ids.count > context else { return example }
                 truncated += 1
                 return Example(ids: Array(example.ids.prefix(context)), targets: Array(example.targets.prefix(context)))
@@ -83,13 +87,13 @@ struct EvalLogProbs: ParsableCommand {
             let time = chunk.map(\.ids.count).max() ?? 1
             let b = Batch(Packer(seqLen: time, padId: padId, mode: .single, overlong: .truncate).pack(chunk).rows, time: time)
             let logp = withNoGrad { model.tokenLogProbs(ids: b.ids, targets: b.targets, batch: b.rows, positions: b.positions) }
-            for row in 0..<b.rows {  // logp: [rows, time]
+            for (row, index) in members.enumerated() {  // logp: [rows, time]
                 var sum = 0.0, tokens = 0
                 for t in 0..<time where b.targets[row * time + t] != ignoreIndex {
                     sum += Double(logp.data[row * time + t])
                     tokens += 1
                 }
-                sums.append((sum, tokens))
+                sums[index] = (sum, tokens)
             }
         }
         return (sums, truncated)
