@@ -52,4 +52,23 @@ final class EvalLogProbsTests: TinyModelTestCase {
         XCTAssertEqual(out[0]["chosen_tokens"] as? Int, ids.count)
         XCTAssertLessThan(out[0]["chosen_logp"] as! Double, 0)
     }
+
+    /// Under mpirun: data ranks split the pairs and the model axis shards each forward; every row equals
+    /// the single process's within 1e-4 absolute, in file order.
+    func testOnAMeshEveryRowEqualsOneProcess() throws {
+        let data = CommandRunner.root.appendingPathComponent("Configs/data/preferences-eval.jsonl").path
+        let arguments = ["eval", "logprobs", "--checkpoint", model, "--data", data, "--format", "preference"]
+        let reference = try rows(CommandRunner.run(arguments))
+        for mesh in ["data=2,model=1", "data=1,model=2"] {
+            let r = try CommandRunner.mpirun(2, arguments + ["--mesh", mesh])
+            let out = try rows(r)
+            XCTAssertEqual(out.count, reference.count, mesh)
+            for (a, b) in zip(out, reference) {
+                for key in ["chosen_logp", "rejected_logp"] {
+                    XCTAssertEqual(a[key] as! Double, b[key] as! Double, accuracy: 1e-4, "\(mesh) \(key)")
+                }
+                XCTAssertEqual(a["chosen_tokens"] as? Int, b["chosen_tokens"] as? Int)
+            }
+        }
+    }
 }

@@ -43,7 +43,7 @@ struct EvalLoss: ParsableCommand {
             } else {
                 examples = try EvaluationRows.chatExamples(from: data, template: ChatTemplate(tokenizer: tokenizer)).map(\.example)
             }
-            let (sums, truncated) = EvalLogProbs.summedLogProbs(model, examples, batch: batch, padId: tokenizer.padId ?? 0)
+            let (sums, truncated) = try EvalLogProbs.summedLogProbs(model, examples, batch: batch, padId: tokenizer.padId ?? 0)
             let tokens = sums.reduce(0) { $0 + $1.tokens }
             guard tokens > 0 else { throw ValidationError("\(data): no tokens to evaluate") }
             let mean = -sums.reduce(0.0) { $0 + $1.logp } / Double(tokens)

@@ -47,8 +47,8 @@ struct EvalDPO: ParsableCommand {
             // Chosen sequences, then rejected ones: PreferenceLoss's layout.
             let examples = pairs.map(\.examples.chosen) + pairs.map(\.examples.rejected)
             let padId = tokenizer.padId ?? 0
-            let pi = EvalLogProbs.summedLogProbs(policyModel, examples, batch: batch, padId: padId).sums.map { Float($0.logp) }
-            let r = EvalLogProbs.summedLogProbs(referenceModel, examples, batch: batch, padId: padId).sums.map { Float($0.logp) }
+            let pi = try EvalLogProbs.summedLogProbs(policyModel, examples, batch: batch, padId: padId).sums.map { Float($0.logp) }
+            let r = try EvalLogProbs.summedLogProbs(referenceModel, examples, batch: batch, padId: padId).sums.map { Float($0.logp) }
             let objective = PreferenceLoss(kind: PreferenceLoss.Kind(rawValue: loss)!, beta: Float(beta))
             let (value, sums) = withNoGrad { objective(policy: Tensor(pi, shape: [pi.count]), reference: r, normalizer: pairs.count) }
             let n = Double(pairs.count)

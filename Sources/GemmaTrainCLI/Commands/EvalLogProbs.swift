@@ -3,6 +3,8 @@ import Autograd
 import Datasets
 import Foundation
 import Gemma
+import Mesh
+import Training
 
 /// `gemma-train eval logprobs`: the summed log-probability of each row's scored tokens, one JSON object
 /// per row on stdout, in file order.
@@ -23,6 +25,7 @@ struct EvalLogProbs: ParsableCommand {
     @Option(help: "The data file.") var data: String
     @Option(help: "preference, chat or text.") var format = "text"
     @Option(parsing: .unconditional, help: "Sequences per forward pass.") var batch = 8
+    @Option(help: "Under mpirun: the mesh, data=D,model=M (default: every rank on data).") var mesh: String?
 
     func validate() throws {
         guard ["preference", "chat", "text"].contains(format) else {
@@ -32,8 +35,9 @@ struct EvalLogProbs: ParsableCommand {
     }
 
     func run() throws {
-        try reportingErrors {
-            let (model, tokenizer) = try self.model.load(expecting: .causalLM)
+        try onMesh(mesh) { deviceMesh in
+            let (model, tokenizer) = try CheckpointOptions.load(self.model.checkpoint, tokenizer: self.model.tokenizer,
+                                                                 expecting: .causalLM, split: deviceMesh.modelSplit)
             let context = model.config.maxPositionEmbeddings
             let examples: [Example]
             var truncated = 0
@@ -52,8 +56,9 @@ struct EvalLogProbs: ParsableCommand {
             default:
                 examples = try EvaluationRows.texts(from: data).map { try EvaluationRows.textExample($0.text, tokenizer: tokenizer) }
             }
-            let (sums, cut) = Self.summedLogProbs(model, examples, batch: batch, padId: tokenizer.padId ?? 0)
+            let (sums, cut) = try Self.summedLogProbs(model, examples, batch: batch, padId: tokenizer.padId ?? 0, mesh: deviceMesh)
             truncated += cut
+            guard deviceMesh.isLeader else { return }
             var out = ""
             if format == "preference" {
                 for i in stride(from: 0, to: sums.count, by: 2) {
@@ -72,12 +77,15 @@ struct EvalLogProbs: ParsableCommand {
     /// examples' order. They are scored in padded batches of `batch` examples of similar length (sorted by
     /// length, as lm-evaluation-harness does, so that padding stays small); examples longer than the
     /// context are truncated (the count is returned).
-    static func summedLogProbs(_ model: GemmaModel, _ examples: [Example], batch: Int, padId: Int32)
-        -> (sums: [(logp: Double, tokens: Int)], truncated: Int) {
+    /// On a mesh, data rank `d` of `D` scores batches `d, d + D, ...` (its model group shards each forward)
+    /// and the sums are added over `data`, so every rank returns every example's.
+    static func summedLogProbs(_ model: GemmaModel, _ examples: [Example], batch: Int, padId: Int32, mesh: DeviceMesh? = nil)
+        throws -> (sums: [(logp: Double, tokens: Int)], truncated: Int) {
         let context = model.config.maxPositionEmbeddings
         var sums = [(logp: Double, tokens: Int)](repeating: (0, 0), count: examples.count), truncated = 0
         let byLength = examples.indices.sorted { (examples[$0].ids.count, $0) < (examples[$1].ids.count, $1) }
-        for start in stride(from: 0, to: byLength.count, by: batch) {
+        let (rank, ranks) = (mesh?.dataRank ?? 0, mesh?.dataParallel ?? 1)
+        for start in stride(from: rank * batch, to: byLength.count, by: batch * ranks) {
             let members = Array(byLength[start..<min(start + batch, byLength.count)])
             let chunk = members.map { examples[$0] }.map { example -> Example in
                 guard example.ids.count > context else { return example }
@@ -96,6 +104,9 @@ struct EvalLogProbs: ParsableCommand {
                 sums[index] = (sum, tokens)
             }
         }
-        return (sums, truncated)
+        guard let mesh, mesh.dataParallel > 1 else { return (sums, truncated) }
+        let total = try mesh.dataAxis.allReduceSum(sums.map(\.logp) + sums.map { Double($0.tokens) } + [Double(truncated)])
+        let n = examples.count
+        return ((0..<n).map { (total[$0], Int(total[n + $0])) }, Int(total[2 * n]))
     }
 }

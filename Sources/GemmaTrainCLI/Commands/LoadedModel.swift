@@ -18,9 +18,10 @@ struct CheckpointOptions: ParsableArguments {
 
     /// The model at `checkpoint` and its tokenizer (`tokenizer`, else the one stored with it), refusing
     /// another head than `head`; errors name the file.
-    static func load(_ checkpoint: String, tokenizer: String? = nil, expecting head: GemmaModel.Head) throws
-        -> (model: GemmaModel, tokenizer: SentencePieceTokenizer) {
-        let contents = try ModelFile.loadAny(checkpoint)
+    /// `split` chooses this rank's shard of the model on a `model` axis (nil: the whole model).
+    static func load(_ checkpoint: String, tokenizer: String? = nil, expecting head: GemmaModel.Head,
+                     split: TensorParallel.Choice = { _ in nil }) throws -> (model: GemmaModel, tokenizer: SentencePieceTokenizer) {
+        let contents = try ModelFile.loadAny(checkpoint, tensorParallel: split)
         guard contents.model.head == head else {
             throw ValidationError(head == .reward
                 ? "\(checkpoint) is a causal language model, not a reward model"

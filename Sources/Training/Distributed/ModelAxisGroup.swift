@@ -1,4 +1,5 @@
 import Autograd
+import Gemma
 import Mesh
 
 /// The mesh's `model` axis as the tensor-parallel ops see it (``ShardGroup``). A collective that fails
@@ -22,5 +23,14 @@ final class ModelAxisGroup: ShardGroup {
 
     func max(_ buffer: UnsafeMutableBufferPointer<Float>) {
         do { try communicator.allReduceMax(buffer) } catch { world.abort(message: "model axis: \(error)") }
+    }
+}
+
+extension DeviceMesh {
+    /// This rank's split of a model over the `model` axis, from the model's config (nil, the whole model,
+    /// when the axis has one rank).
+    public var modelSplit: TensorParallel.Choice {
+        let axis = modelParallel > 1 ? ModelAxisGroup(modelAxis, world: world) : nil
+        return { config in try axis.map { try TensorParallel(config: config, group: $0) } }
     }
 }

@@ -80,8 +80,7 @@ public final class Trainer {
         lock = leader ? try Self.lockRunDirectory(config) : nil
 
         // This rank's split of a model over the mesh's `model` axis, from the model's config.
-        let axis = mesh.flatMap { $0.modelParallel > 1 ? ModelAxisGroup($0.modelAxis, world: $0.world) : nil }
-        let split: TensorParallel.Choice = { c in try axis.map { try TensorParallel(config: c, group: $0) } }
+        let split: TensorParallel.Choice = mesh?.modelSplit ?? { _ in nil }
         // Read shard by shard: a rank never holds more of `model.init` than its part and one full tensor.
         let initial = try config.model.initFrom.map { try ModelFile.loadAny($0, tensorParallel: split) }
         tokenizer = try Trainer.loadTokenizer(config, initial)
