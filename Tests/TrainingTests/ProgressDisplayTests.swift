@@ -26,6 +26,17 @@ final class ProgressDisplayTests: XCTestCase {
         XCTAssertEqual(ProgressDisplay.barLine(s, width: 4), "[####] 500/500 loss nan lr 3.00e-04 tok/s 1234 eta --")
     }
 
+    /// The objective's headline metrics follow the loss, in the order asked for, taken from the record.
+    func testShownMetrics() {
+        var lines: [String] = []
+        let display = ProgressDisplay(totalSteps: 10, enabled: true, isTerminal: false,
+                                      shownMetrics: ["rewards/accuracies", "rewards/margins", "absent"]) { lines.append($0) }
+        var r = StepRecord(step: 10, loss: 0.5, lr: 1e-4, gradNorm: 1, tokens: 10, tokensPerSecond: 100, elapsedSeconds: 1)
+        r.extra = [("rewards/margins", 0.123456), ("logps/chosen", -3), ("rewards/accuracies", 0.75)]
+        display.update(r)
+        XCTAssertEqual(lines, ["step 10/10 loss 0.5000 rewards/accuracies 0.75 rewards/margins 0.1235 lr 1.00e-04 tok/s 100 eta 0s\n"])
+    }
+
     func testETA() {
         XCTAssertEqual(ProgressDisplay.eta(step: 20, totalSteps: 500, startStep: 0, seconds: 10), 240)
         XCTAssertEqual(ProgressDisplay.eta(step: 20, totalSteps: 500, startStep: 10, seconds: 10), 480)

@@ -25,14 +25,27 @@ public final class ProgressDisplay {
         public var tokensPerSecond: Double
         /// Seconds left, or nil while unknown.
         public var etaSeconds: Double?
+        /// The objective's headline metrics, shown after the loss (`rewards/accuracies 0.75`).
+        public var shown: [Shown] = []
 
-        public init(step: Int, totalSteps: Int, loss: Float, lr: Float, tokensPerSecond: Double, etaSeconds: Double?) {
+        /// One metric of the line.
+        public struct Shown: Sendable, Equatable {
+            public var name: String, value: Double
+            public init(_ name: String, _ value: Double) {
+                self.name = name
+                self.value = value
+            }
+        }
+
+        public init(step: Int, totalSteps: Int, loss: Float, lr: Float, tokensPerSecond: Double, etaSeconds: Double?,
+                    shown: [Shown] = []) {
             self.step = step
             self.totalSteps = totalSteps
             self.loss = loss
             self.lr = lr
             self.tokensPerSecond = tokensPerSecond
             self.etaSeconds = etaSeconds
+            self.shown = shown
         }
     }
 
@@ -43,6 +56,8 @@ public final class ProgressDisplay {
     public let enabled: Bool
     /// Whether the single redrawn line is used.
     public let isTerminal: Bool
+    /// Names of `StepRecord.extra` metrics shown on the line.
+    private let shownMetrics: [String]
     private let startStep: Int
     private let startElapsed: Double
     private let output: (String) -> Void
@@ -58,10 +73,12 @@ public final class ProgressDisplay {
     ///   - startElapsed: The records' `elapsedSeconds` at `startStep` (0 unless elapsed time carries
     ///     over a resume).
     ///   - isTerminal: Whether output goes to a terminal; `isatty(STDOUT_FILENO)` by default.
+    ///   - shownMetrics: Names of the records' extra metrics to show after the loss.
     ///   - output: Where text goes; standard output (flushed) by default.
     public init(totalSteps: Int, every: Int = 1, enabled: Bool, startStep: Int = 0, startElapsed: Double = 0,
-                isTerminal: Bool? = nil, output: ((String) -> Void)? = nil) {
+                isTerminal: Bool? = nil, shownMetrics: [String] = [], output: ((String) -> Void)? = nil) {
         self.totalSteps = totalSteps
+        self.shownMetrics = shownMetrics
         self.every = max(every, 1)
         self.enabled = enabled
         self.startStep = startStep
@@ -110,7 +127,8 @@ public final class ProgressDisplay {
     private func state(_ r: StepRecord) -> State {
         State(step: r.step, totalSteps: totalSteps, loss: r.loss, lr: r.lr, tokensPerSecond: r.tokensPerSecond,
               etaSeconds: Self.eta(step: r.step, totalSteps: totalSteps, startStep: startStep,
-                                   seconds: r.elapsedSeconds - startElapsed))
+                                   seconds: r.elapsedSeconds - startElapsed),
+              shown: shownMetrics.compactMap { name in r.extra.first { $0.0 == name }.map { State.Shown(name, $0.1) } })
     }
 
     // MARK: Formatting (pure)
@@ -132,7 +150,9 @@ public final class ProgressDisplay {
     }
 
     private static func metrics(_ s: State) -> String {
-        "loss " + String(format: "%.4f", Double(s.loss)) + " lr " + String(format: "%.2e", Double(s.lr))
+        "loss " + String(format: "%.4f", Double(s.loss))
+            + s.shown.map { " \($0.name) " + String(format: "%.4g", $0.value) }.joined()
+            + " lr " + String(format: "%.2e", Double(s.lr))
             + " tok/s " + String(format: "%.0f", s.tokensPerSecond) + " eta " + duration(s.etaSeconds)
     }
 

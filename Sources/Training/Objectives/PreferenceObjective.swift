@@ -49,6 +49,7 @@ public final class PreferenceObjective: TrainingObjective {
     }
 
     public var trainingRows: Int { trainPairs.count }
+    public var headlineMetrics: [String] { ["rewards/accuracies", "rewards/margins"] }
 
     /// Restores the reference log-probabilities from the checkpoint resumed from, or computes them.
     public func prepare(resumingFrom checkpoint: CheckpointReader?) throws {

@@ -22,6 +22,9 @@ public protocol TrainingObjective: AnyObject {
     /// without evaluation data.
     func evaluate() throws -> [(String, Double)]?
 
+    /// Names of its step metrics the progress line shows after the loss; none by default.
+    var headlineMetrics: [String] { get }
+
     /// Full tensors this objective keeps in a checkpoint under `/objective/<name>` (e.g. DPO's reference
     /// log-probabilities), the same on every rank; none by default.
     func checkpointTensors() -> [(name: String, values: [Float])]
@@ -30,6 +33,7 @@ public protocol TrainingObjective: AnyObject {
 extension TrainingObjective {
     public func prepare(resumingFrom checkpoint: CheckpointReader?) throws {}
     public func checkpointTensors() -> [(name: String, values: [Float])] { [] }
+    public var headlineMetrics: [String] { [] }
 }
 
 /// One step's figures over the whole global batch.

@@ -40,7 +40,8 @@ extension Trainer {
         // Under mpirun rank 0 writes to a pty whatever mpirun's output is, so a job of several ranks
         // prints plain lines.
         let progress = ProgressDisplay(totalSteps: t.steps, every: config.log.every, enabled: isLeader,
-                                       startStep: resumed?.step ?? 0, isTerminal: (mesh?.world.size ?? 1) > 1 ? false : nil)
+                                       startStep: resumed?.step ?? 0, isTerminal: (mesh?.world.size ?? 1) > 1 ? false : nil,
+                                       shownMetrics: objective.headlineMetrics)
         StopRequest.install()
         let start = ContinuousClock.now
         var tokensSeen = resumed?.tokensSeen ?? 0, skipped = 0, skippedInARow = 0
