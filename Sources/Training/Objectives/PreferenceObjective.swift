@@ -50,6 +50,7 @@ public final class PreferenceObjective: TrainingObjective {
 
     public var trainingRows: Int { trainPairs.count }
     public var headlineMetrics: [String] { ["rewards/accuracies", "rewards/margins"] }
+    public var batchUnit: String { "pairs" }
 
     /// Restores the reference log-probabilities from the checkpoint resumed from, or computes them.
     public func prepare(resumingFrom checkpoint: CheckpointReader?) throws {

@@ -25,6 +25,7 @@ public final class RewardObjective: TrainingObjective {
 
     public var trainingRows: Int { train.rows.count }
     public var headlineMetrics: [String] { ["accuracy"] }
+    public var batchUnit: String { "pairs" }
 
     var margin: Float { Float(context.config.reward.margin) }
     var centerCoef: Float { Float(context.config.reward.centerCoef) }

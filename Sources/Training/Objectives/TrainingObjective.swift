@@ -25,6 +25,9 @@ public protocol TrainingObjective: AnyObject {
     /// Names of its step metrics the progress line shows after the loss; none by default.
     var headlineMetrics: [String] { get }
 
+    /// What one of `train.batch_size` is, for the log: "sequences" by default, "pairs".
+    var batchUnit: String { get }
+
     /// Full tensors this objective keeps in a checkpoint under `/objective/<name>` (e.g. DPO's reference
     /// log-probabilities), the same on every rank; none by default.
     func checkpointTensors() -> [(name: String, values: [Float])]
@@ -34,6 +37,7 @@ extension TrainingObjective {
     public func prepare(resumingFrom checkpoint: CheckpointReader?) throws {}
     public func checkpointTensors() -> [(name: String, values: [Float])] { [] }
     public var headlineMetrics: [String] { [] }
+    public var batchUnit: String { "sequences" }
 }
 
 /// One step's figures over the whole global batch.

@@ -49,7 +49,7 @@ extension Trainer {
         var lastEval: [(String, Double)]?
         var last = first - 1  // the last completed step
         var lastSaved = resumed?.path
-        log("training \(task.rawValue): \(model.config.parameterCount.total) parameters, \(t.steps) steps of \(t.batchSize) sequences"
+        log("training \(task.rawValue): \(model.config.parameterCount.total) parameters, \(t.steps) steps of \(t.batchSize) \(objective.batchUnit)"
             + (mesh.map { " on mesh \($0.description)" } ?? ""))
         log(memoryReport())
         for step in first...t.steps {
