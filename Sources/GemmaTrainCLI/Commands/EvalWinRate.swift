@@ -1,0 +1,100 @@
+import ArgumentParser
+import Autograd
+import Checkpoint
+import Datasets
+import Foundation
+import Gemma
+
+/// `gemma-train eval winrate`: side-by-side evaluation judged by a reward model, as the Gemma report
+/// measures its RLHF policies: both models answer every prompt, the judge scores both answers, and the
+/// policy's win rate is reported with a 95% Wilson interval.
+struct EvalWinRate: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "winrate",
+        abstract: "Win rate of a policy against a baseline, judged by a reward model (one JSON line).",
+        discussion: """
+            Prompts: JSONL rows with "prompt" (a string or a list of messages ending with a user turn), e.g. the
+            preference files. Each model samples one reply per prompt (the seed of prompt i is a function of --seed
+            and i, so both models and reruns draw alike); the judge scores prompt + reply at its last token. A win
+            is a strictly higher score, a tie counts half. Prints {"win_rate", "ties", "ci95_low", "ci95_high", "n",
+            "mean_reward_policy", "mean_reward_baseline"}; --save writes every prompt's replies and scores.
+            Replies are sampled one prompt at a time.
+            """)
+
+    @Option(help: "The policy: a GemmaTrain .h5 checkpoint or a Hugging Face directory.") var policy: String
+    @Option(help: "The baseline to compare with (e.g. the SFT checkpoint).") var baseline: String
+    @Option(help: "The judge: a reward-model checkpoint (gemma-train reward).") var judge: String
+    @Option(help: "JSONL prompts.") var prompts: String
+    @Option(parsing: .unconditional, help: "Use the first N prompts (default: all).") var samples: Int?
+    @Option(parsing: .unconditional, help: "Sampling temperature; 0 is greedy.") var temperature: Float = 0.7
+    @Option(parsing: .unconditional, help: "Most tokens per reply.") var maxTokens = 128
+    @Option(parsing: .unconditional, help: "Random seed.") var seed: UInt64 = 0
+    @Option(help: "Write every prompt's replies and scores here (JSONL).") var save: String?
+    @Flag(help: "Replace an existing --save file.") var force = false
+
+    func validate() throws {
+        if let samples, samples < 1 { throw ValidationError("--samples must be at least 1, got \(samples)") }
+        guard temperature.isFinite && temperature >= 0 else {
+            throw ValidationError("--temperature must be a finite number >= 0 (0 is greedy), got \(temperature)")
+        }
+        guard maxTokens >= 1 else { throw ValidationError("--max-tokens must be at least 1, got \(maxTokens)") }
+    }
+
+    struct PromptRow: Decodable {
+        let prompt: [ChatMessage]
+        enum CodingKeys: String, CodingKey { case prompt }
+        init(from decoder: any Decoder) throws {
+            let c = try decoder.container(keyedBy: CodingKeys.self)
+            if let text = try? c.decode(String.self, forKey: .prompt) { prompt = [.user(text)] } else {
+                prompt = try c.decode([ChatMessage].self, forKey: .prompt)
+            }
+        }
+    }
+
+    func run() throws {
+        try reportingErrors {
+            if let save { try OutputPath.check(save, kind: .file, force: force, option: "--save") }
+            let (policyModel, tokenizer) = try CheckpointOptions.load(policy, expecting: .causalLM)
+            let (baselineModel, baselineTokenizer) = try CheckpointOptions.load(baseline, expecting: .causalLM)
+            let (judgeModel, judgeTokenizer) = try CheckpointOptions.load(judge, expecting: .reward)
+            guard baselineTokenizer.modelData == tokenizer.modelData, judgeTokenizer.modelData == tokenizer.modelData else {
+                throw ValidationError("--policy, --baseline and --judge must share one tokenizer")
+            }
+            let template = try ChatTemplate(tokenizer: tokenizer)
+            var rows = try JSONLines.read(PromptRow.self, from: prompts)
+            if let samples { rows = Array(rows.prefix(samples)) }
+            guard !rows.isEmpty else { throw ValidationError("\(prompts): no prompts") }
+
+            var wins = 0, ties = 0, policySum = 0.0, baselineSum = 0.0
+            var saved = ""
+            for (index, row) in rows.enumerated() {
+                let promptIds: [Int32]
+                do { promptIds = try template.encode(row.value.prompt, addGenerationPrompt: true).ids } catch {
+                    throw DataError(file: prompts, line: row.line, message: "\(error)")
+                }
+                let options = SamplingOptions(temperature: temperature, seed: seed &+ UInt64(index) &* 0x9E37_79B9_7F4A_7C15,
+                                              vocabularyLimit: tokenizer.vocabularySize)
+                let replies = try [policyModel, baselineModel].map { model in
+                    tokenizer.decode(try Generator(model: model, options: options, stopTokens: tokenizer.stopTokens)
+                        .generate(prompt: promptIds, maxTokens: maxTokens))
+                }
+                let scores = try replies.map { reply in
+                    let ids = try template.encode(row.value.prompt + [.model(reply)]).ids
+                    return Double(withNoGrad { judgeModel.rewards(ids: ids, sequences: 1, lastTokens: [Int32(ids.count - 1)]) }.data[0])
+                }
+                if scores[0] > scores[1] { wins += 1 } else if scores[0] == scores[1] { ties += 1 }
+                policySum += scores[0]
+                baselineSum += scores[1]
+                saved += jsonObject([("line", .int(row.line)), ("policy", .string(replies[0])), ("baseline", .string(replies[1])),
+                                     ("reward_policy", .exact(scores[0])), ("reward_baseline", .exact(scores[1]))]) + "\n"
+            }
+            let n = rows.count
+            let rate = (Double(wins) + 0.5 * Double(ties)) / Double(n)
+            let interval = wilsonInterval(successes: Double(wins) + 0.5 * Double(ties), n: n)
+            if let save { try AtomicPath.write(save) { try Data(saved.utf8).write(to: URL(fileURLWithPath: $0)) } }
+            print(jsonObject([("win_rate", .exact(rate)), ("ties", .int(ties)), ("ci95_low", .exact(interval.low)),
+                              ("ci95_high", .exact(interval.high)), ("n", .int(n)),
+                              ("mean_reward_policy", .exact(policySum / Double(n))), ("mean_reward_baseline", .exact(baselineSum / Double(n)))]))
+        }
+    }
+}
