@@ -18,7 +18,7 @@ struct EvalWinRate: ParsableCommand {
             and i, so both models and reruns draw alike); the judge scores prompt + reply at its last token. A win
             is a strictly higher score, a tie counts half. Prints {"win_rate", "ties", "ci95_low", "ci95_high", "n",
             "mean_reward_policy", "mean_reward_baseline"}; --save writes every prompt's replies and scores.
-            Replies are sampled one prompt at a time.
+            Replies are sampled --batch prompts at a time (one batched decoding step for all of them).
             """)
 
     @Option(help: "The policy: a GemmaTrain .h5 checkpoint or a Hugging Face directory.") var policy: String
@@ -29,6 +29,7 @@ struct EvalWinRate: ParsableCommand {
     @Option(parsing: .unconditional, help: "Sampling temperature; 0 is greedy.") var temperature: Float = 0.7
     @Option(parsing: .unconditional, help: "Most tokens per reply.") var maxTokens = 128
     @Option(parsing: .unconditional, help: "Random seed.") var seed: UInt64 = 0
+    @Option(parsing: .unconditional, help: "Prompts sampled together.") var batch = 8
     @Option(help: "Write every prompt's replies and scores here (JSONL).") var save: String?
     @Flag(help: "Replace an existing --save file.") var force = false
 
@@ -38,6 +39,7 @@ struct EvalWinRate: ParsableCommand {
             throw ValidationError("--temperature must be a finite number >= 0 (0 is greedy), got \(temperature)")
         }
         guard maxTokens >= 1 else { throw ValidationError("--max-tokens must be at least 1, got \(maxTokens)") }
+        guard batch >= 1 else { throw ValidationError("--batch must be at least 1, got \(batch)") }
     }
 
     struct PromptRow: Decodable {
@@ -65,19 +67,27 @@ struct EvalWinRate: ParsableCommand {
             if let samples { rows = Array(rows.prefix(samples)) }
             guard !rows.isEmpty else { throw ValidationError("\(prompts): no prompts") }
 
+            let promptIds = try rows.map { row in
+                do { return try template.encode(row.value.prompt, addGenerationPrompt: true).ids } catch {
+                    throw DataError(file: prompts, line: row.line, message: "\(error)")
+                }
+            }
+            // Prompt i's seed, the same for both models and whatever the batch.
+            let options = rows.indices.map {
+                SamplingOptions(temperature: temperature, seed: seed &+ UInt64($0) &* 0x9E37_79B9_7F4A_7C15,
+                                vocabularyLimit: tokenizer.vocabularySize)
+            }
+            let answers = try [policyModel, baselineModel].map { model in
+                try stride(from: 0, to: rows.count, by: batch).flatMap { start in
+                    let range = start..<min(start + batch, rows.count)
+                    return try BatchGenerator.generate(model, prompts: Array(promptIds[range]), options: Array(options[range]),
+                                                       stopTokens: tokenizer.stopTokens, maxTokens: maxTokens).map(tokenizer.decode)
+                }
+            }
             var wins = 0, ties = 0, policySum = 0.0, baselineSum = 0.0
             var saved = ""
             for (index, row) in rows.enumerated() {
-                let promptIds: [Int32]
-                do { promptIds = try template.encode(row.value.prompt, addGenerationPrompt: true).ids } catch {
-                    throw DataError(file: prompts, line: row.line, message: "\(error)")
-                }
-                let options = SamplingOptions(temperature: temperature, seed: seed &+ UInt64(index) &* 0x9E37_79B9_7F4A_7C15,
-                                              vocabularyLimit: tokenizer.vocabularySize)
-                let replies = try [policyModel, baselineModel].map { model in
-                    tokenizer.decode(try Generator(model: model, options: options, stopTokens: tokenizer.stopTokens)
-                        .generate(prompt: promptIds, maxTokens: maxTokens))
-                }
+                let replies = [answers[0][index], answers[1][index]]
                 let scores = try replies.map { reply in
                     let ids = try template.encode(row.value.prompt + [.model(reply)]).ids
                     return Double(withNoGrad { judgeModel.rewards(ids: ids, sequences: 1, lastTokens: [Int32(ids.count - 1)]) }.data[0])
