@@ -16,6 +16,29 @@ final class ModelCommandsTests: TinyModelTestCase {
         XCTAssertEqual(chat.status, 0, chat.stderr)
     }
 
+    /// `--prompts F --out G`: one reply per prompt in file order, the same in batches of 2 as of 5 (each
+    /// prompt's seed is its own), and an existing `--out` is not replaced without `--force`.
+    func testGenerateRepliesToAFileOfPrompts() throws {
+        let prompts = dir.appendingPathComponent("prompts.jsonl")
+        try (1...5).map { #"{"prompt": "question \#($0)?"}"# }.joined(separator: "\n").write(to: prompts, atomically: true, encoding: .utf8)
+        var outputs: [String] = []
+        for batch in ["2", "5"] {
+            let out = dir.appendingPathComponent("replies-\(batch).jsonl").path
+            let r = try CommandRunner.run(["generate", "--checkpoint", model, "--prompts", prompts.path, "--out", out, "--batch", batch,
+                                           "--max-tokens", "6", "--temperature", "0.8", "--seed", "3"])
+            XCTAssertEqual(r.status, 0, r.stderr)
+            let text = try String(contentsOfFile: out, encoding: .utf8)
+            let lines = try text.split(separator: "\n").map { try JSONSerialization.jsonObject(with: Data($0.utf8)) as! [String: Any] }
+            XCTAssertEqual(lines.map { $0["line"] as? Int }, [1, 2, 3, 4, 5])
+            outputs.append(text)
+        }
+        XCTAssertEqual(outputs[0], outputs[1])
+        let again = try CommandRunner.run(["generate", "--checkpoint", model, "--prompts", prompts.path, "--out",
+                                           dir.appendingPathComponent("replies-2.jsonl").path])
+        XCTAssertEqual(again.status, 1)
+        XCTAssertTrue(again.stderr.contains("exists; pass --force"), again.stderr)
+    }
+
     func testChatTakesSeveralTurnsFromStdin() throws {
         let r = try CommandRunner.run(["chat", "--checkpoint", model, "--max-tokens", "4", "--temperature", "0"],
                                       stdin: "hello\nand then?\n")

@@ -42,17 +42,6 @@ struct EvalWinRate: ParsableCommand {
         guard batch >= 1 else { throw ValidationError("--batch must be at least 1, got \(batch)") }
     }
 
-    struct PromptRow: Decodable {
-        let prompt: [ChatMessage]
-        enum CodingKeys: String, CodingKey { case prompt }
-        init(from decoder: any Decoder) throws {
-            let c = try decoder.container(keyedBy: CodingKeys.self)
-            if let text = try? c.decode(String.self, forKey: .prompt) { prompt = [.user(text)] } else {
-                prompt = try c.decode([ChatMessage].self, forKey: .prompt)
-            }
-        }
-    }
-
     func run() throws {
         try reportingErrors {
             if let save { try OutputPath.check(save, kind: .file, force: force, option: "--save") }
@@ -63,20 +52,11 @@ struct EvalWinRate: ParsableCommand {
                 throw ValidationError("--policy, --baseline and --judge must share one tokenizer")
             }
             let template = try ChatTemplate(tokenizer: tokenizer)
-            var rows = try JSONLines.read(PromptRow.self, from: prompts)
-            if let samples { rows = Array(rows.prefix(samples)) }
-            guard !rows.isEmpty else { throw ValidationError("\(prompts): no prompts") }
+            let rows = try PromptRow.read(prompts, limit: samples, template: template)
+            let promptIds = rows.map(\.ids)
 
-            let promptIds = try rows.map { row in
-                do { return try template.encode(row.value.prompt, addGenerationPrompt: true).ids } catch {
-                    throw DataError(file: prompts, line: row.line, message: "\(error)")
-                }
-            }
-            // Prompt i's seed, the same for both models and whatever the batch.
-            let options = rows.indices.map {
-                SamplingOptions(temperature: temperature, seed: seed &+ UInt64($0) &* 0x9E37_79B9_7F4A_7C15,
-                                vocabularyLimit: tokenizer.vocabularySize)
-            }
+            let base = SamplingOptions(temperature: temperature, seed: seed, vocabularyLimit: tokenizer.vocabularySize)
+            let options = rows.indices.map { PromptRow.options(base, index: $0) }
             let answers = try [policyModel, baselineModel].map { model in
                 try stride(from: 0, to: rows.count, by: batch).flatMap { start in
                     let range = start..<min(start + batch, rows.count)
@@ -89,7 +69,7 @@ struct EvalWinRate: ParsableCommand {
             for (index, row) in rows.enumerated() {
                 let replies = [answers[0][index], answers[1][index]]
                 let scores = try replies.map { reply in
-                    let ids = try template.encode(row.value.prompt + [.model(reply)]).ids
+                    let ids = try template.encode(row.row.prompt + [.model(reply)]).ids
                     return Double(withNoGrad { judgeModel.rewards(ids: ids, sequences: 1, lastTokens: [Int32(ids.count - 1)]) }.data[0])
                 }
                 if scores[0] > scores[1] { wins += 1 } else if scores[0] == scores[1] { ties += 1 }
