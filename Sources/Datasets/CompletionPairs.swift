@@ -37,7 +37,8 @@ public struct CompletionPair: Sendable, Equatable {
 public enum CompletionBatch {
     /// `pairs` as one ``Batch`` of `2·pairs.count` rows: chosen rows first, then rejected rows.
     public static func make(_ pairs: [CompletionPair], padId: Int32) -> Batch {
-        let examples = pairs.map(\.examples.chosen) + pairs.map(\.examples.rejected)
+        let sides = pairs.map(\.examples)
+        let examples = sides.map(\.chosen) + sides.map(\.rejected)
         let time = examples.map(\.ids.count).max() ?? 1
         let rows = Packer(seqLen: time, padId: padId, mode: .single, overlong: .truncate).pack(examples).rows
         return Batch(rows, time: time)

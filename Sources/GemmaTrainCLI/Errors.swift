@@ -27,6 +27,14 @@ func reportingErrors(_ body: () throws -> Void) throws {
     }
 }
 
+/// Joins the MPI job (a job of one process without mpirun), runs `body` on this rank ``failingFast``,
+/// and leaves the job.
+func inWorld(_ body: (World) throws -> Void) throws {
+    let world = try World()
+    try failingFast(world) { try body(world) }
+    try world.finalize()
+}
+
 /// Runs `body` on one rank of `world`. In a job of several ranks an error ends the whole job
 /// (`MPI_Abort`) after printing `rank R: error: <what>`, so no rank waits forever in a
 /// collective; in a job of one it is reported like any other error.

@@ -17,31 +17,27 @@ public enum BatchGenerator {
         precondition(options.count == prompts.count, "BatchGenerator: \(options.count) options for \(prompts.count) prompts")
         let config = model.config
         var samplers = options.map(Sampler.init)
-        var caches: [KVCache] = []
+        var caches = [KVCache?](repeating: nil, count: prompts.count)  // nil for an empty prompt
         var replies = [[Int32]](repeating: [], count: prompts.count)
         var next = [Int32](repeating: 0, count: prompts.count)
-        var active: [Int] = []
         for (b, prompt) in prompts.enumerated() where !prompt.isEmpty {
-            let capacity = min(config.maxPositionEmbeddings, prompt.count + maxTokens + 1)
             guard prompt.count < config.maxPositionEmbeddings else {
                 throw Generator.ContextFull(needed: prompt.count + 1, capacity: config.maxPositionEmbeddings)
             }
-            caches.append(KVCache(config: config, capacity: capacity))
-            next[b] = samplers[b].next(model.step(prompt, cache: caches[caches.count - 1]))
-            active.append(b)
+            let cache = KVCache(config: config, capacity: min(config.maxPositionEmbeddings, prompt.count + maxTokens + 1))
+            next[b] = samplers[b].next(model.step(prompt, cache: cache))
+            caches[b] = cache
         }
-        // caches[i] belongs to the i-th non-empty prompt.
-        var cacheOf = [Int](repeating: -1, count: prompts.count)
-        for (i, b) in active.enumerated() { cacheOf[b] = i }
+        var active = prompts.indices.filter { caches[$0] != nil }
         while true {
             active = active.filter { b in
-                let cache = caches[cacheOf[b]]
+                let cache = caches[b]!
                 guard !stopTokens.contains(next[b]) else { return false }
                 replies[b].append(next[b])
                 return replies[b].count < maxTokens && cache.length < cache.capacity
             }
             guard !active.isEmpty else { return replies }
-            let logits = decodeStep(model, ids: active.map { next[$0] }, caches: active.map { caches[cacheOf[$0]] })
+            let logits = decodeStep(model, ids: active.map { next[$0] }, caches: active.map { caches[$0]! })
             for (r, b) in active.enumerated() {
                 next[b] = samplers[b].next(Array(logits[(r * config.vocabSize)..<((r + 1) * config.vocabSize)]))
             }

@@ -34,18 +34,16 @@ struct EvalDPO: ParsableCommand {
         try reportingErrors {
             let (policyModel, tokenizer) = try CheckpointOptions.load(policy, expecting: .causalLM)
             let (referenceModel, referenceTokenizer) = try CheckpointOptions.load(reference, expecting: .causalLM)
-            guard referenceModel.config == policyModel.config else {
-                throw ValidationError("--reference \(reference) has another architecture than --policy \(policy)")
-            }
-            guard referenceTokenizer.modelData == tokenizer.modelData else {
-                throw ValidationError("--reference \(reference) stores another tokenizer than --policy \(policy)")
-            }
+            try PreferenceObjective.checkReference(referenceModel, tokenizer: [UInt8](referenceTokenizer.modelData),
+                                                   named: "--reference \(reference)", policy: policyModel.config,
+                                                   policyTokenizer: [UInt8](tokenizer.modelData))
             let (pairs, report) = try TrainingData.completionPairs(data, template: ChatTemplate(tokenizer: tokenizer),
                                                                     seqLen: policyModel.config.maxPositionEmbeddings,
                                                                     overlong: .truncate, skipBadRows: false)
             guard !pairs.isEmpty else { throw ValidationError("\(data): no preference pairs (\(report))") }
             // Chosen sequences, then rejected ones: PreferenceLoss's layout.
-            let examples = pairs.map(\.examples.chosen) + pairs.map(\.examples.rejected)
+            let sides = pairs.map(\.examples)
+            let examples = sides.map(\.chosen) + sides.map(\.rejected)
             let padId = tokenizer.padId ?? 0
             let pi = try EvalLogProbs.summedLogProbs(policyModel, examples, batch: batch, padId: padId).sums.map { Float($0.logp) }
             let r = try EvalLogProbs.summedLogProbs(referenceModel, examples, batch: batch, padId: padId).sums.map { Float($0.logp) }

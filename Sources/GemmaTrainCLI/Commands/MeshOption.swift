@@ -7,8 +7,7 @@ import Training
 /// (model 1, data the ranks over model). Errors are one line; on a job of several ranks they end it.
 func onMesh(_ text: String?, _ body: (DeviceMesh) throws -> Void) throws {
     try reportingErrors {
-        let world = try World()
-        try failingFast(world) {
+        try inWorld { world in
             var sizes = ["data": 0, "model": 1]
             for override in try text.map(RunConfig.meshOverrides) ?? [] {  // mesh.data=2
                 let parts = override.dropFirst("mesh.".count).split(separator: "=")
@@ -20,6 +19,5 @@ func onMesh(_ text: String?, _ body: (DeviceMesh) throws -> Void) throws {
             let model = sizes["model"]!, data = sizes["data"]! > 0 ? sizes["data"]! : max(1, world.size / model)
             try body(try DeviceMesh(world: world, data: data, model: model))
         }
-        try world.finalize()
     }
 }

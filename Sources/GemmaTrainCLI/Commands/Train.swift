@@ -52,11 +52,9 @@ struct TrainOptions: ParsableArguments {
             if let resume { all.append("checkpoint.resume='\(resume)'") }
             if let initFrom { all.append("model.init='\(initFrom)'") }
             let config = try RunConfig.load(path: config, overrides: all)
-            let world = try World()
-            try failingFast(world) {
+            try inWorld { world in
                 try body(config, try DeviceMesh(world: world, data: config.mesh.data, model: config.mesh.model))
             }
-            try world.finalize()
         }
     }
 }

@@ -50,11 +50,17 @@ public struct ObjectiveContext {
                               microBatchSize: config.train.microBatchSize, dataRank: dataRank, dataParallel: dataParallel), eval)
     }
 
-    /// The evaluation's micro-batches of this data rank: the first `train.eval_batches` micro-batches of
-    /// `count` rows (all when 0), data rank `d` of `D` taking micro-batches `d, d + D, ...`.
-    func evaluationChunks(count: Int) -> [Range<Int>] {
+    /// This data rank's micro-batches of `count` rows taken in order: data rank `d` of `D` takes
+    /// micro-batches `d, d + D, ...` of `train.micro_batch_size` rows.
+    func chunks(count: Int) -> [Range<Int>] {
         let micro = config.train.microBatchSize
-        let limit = min(count, config.train.evalBatches > 0 ? config.train.evalBatches * micro : Int.max)
-        return stride(from: dataRank * micro, to: limit, by: micro * dataParallel).map { $0..<min($0 + micro, limit) }
+        return stride(from: dataRank * micro, to: count, by: micro * dataParallel).map { $0..<min($0 + micro, count) }
+    }
+
+    /// The evaluation's micro-batches of this data rank: ``chunks(count:)`` of the first
+    /// `train.eval_batches` micro-batches of `count` rows (all when 0).
+    func evaluationChunks(count: Int) -> [Range<Int>] {
+        let batches = config.train.evalBatches
+        return chunks(count: batches > 0 ? min(count, batches * config.train.microBatchSize) : count)
     }
 }

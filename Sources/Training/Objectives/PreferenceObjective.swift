@@ -48,6 +48,22 @@ public final class PreferenceObjective: TrainingObjective {
         evalPairs = d.data.eval.flatMap { loaded[$0] } ?? []
     }
 
+    /// Throws a ``TrainingError`` starting with `name` unless `reference` can score for a policy of
+    /// architecture `policy`: a causal language model of the same config, whose tokenizer (when it
+    /// stores one) is the policy's.
+    public static func checkReference(_ reference: GemmaModel, tokenizer: [UInt8]?, named name: String, policy: GemmaConfig,
+                                      policyTokenizer: [UInt8]) throws {
+        guard reference.head == .causalLM else {
+            throw TrainingError("\(name) is a reward model; the reference is a causal language model")
+        }
+        if let difference = reference.config.firstDifference(from: policy) {
+            throw TrainingError("\(name) differs from the policy: \(difference.key): reference \(difference.mine), policy \(difference.theirs)")
+        }
+        if let tokenizer, tokenizer != policyTokenizer {
+            throw TrainingError("\(name) stores another tokenizer than the policy's: its log-probabilities are of other tokens")
+        }
+    }
+
     public var trainingRows: Int { trainPairs.count }
     public var headlineMetrics: [String] { ["rewards/accuracies", "rewards/margins"] }
     public var batchUnit: String { "pairs" }
@@ -87,9 +103,7 @@ public final class PreferenceObjective: TrainingObjective {
     /// over `data` (each pair is scored by one rank) so that every rank holds all.
     func scoreAll(_ model: GemmaModel, _ pairs: [CompletionPair]) throws -> [Float] {
         var values = [Double](repeating: 0, count: 2 * pairs.count)
-        let micro = context.config.train.microBatchSize
-        for start in stride(from: context.dataRank * micro, to: pairs.count, by: micro * context.dataParallel) {
-            let range = start..<min(start + micro, pairs.count)
+        for range in context.chunks(count: pairs.count) {
             let logps = score(model, range.map { pairs[$0] })
             for (k, i) in range.enumerated() {
                 values[2 * i] = Double(logps.data[k])

@@ -118,15 +118,8 @@ public final class Trainer {
             let loadReference = context.config.dpo.reference.map { path in
                 {
                     let loaded = try ModelFile.loadAny(path, tensorParallel: split)
-                    guard loaded.model.head == .causalLM else {
-                        throw TrainingError("dpo.reference \(path) is a reward model; the reference is a causal language model")
-                    }
-                    if let difference = loaded.model.config.firstDifference(from: policy.config) {
-                        throw TrainingError("dpo.reference \(path) differs from the policy: \(difference.key): reference \(difference.mine), policy \(difference.theirs)")
-                    }
-                    if let bytes = loaded.tokenizer, bytes != [UInt8](context.tokenizer.modelData) {
-                        throw TrainingError("dpo.reference \(path) stores another tokenizer than the run's: its log-probabilities are of other tokens")
-                    }
+                    try PreferenceObjective.checkReference(loaded.model, tokenizer: loaded.tokenizer, named: "dpo.reference \(path)",
+                                                           policy: policy.config, policyTokenizer: [UInt8](context.tokenizer.modelData))
                     return loaded.model
                 }
             }
