@@ -38,7 +38,15 @@ public enum CompletionBatch {
     /// `pairs` as one ``Batch`` of `2·pairs.count` rows: chosen rows first, then rejected rows.
     public static func make(_ pairs: [CompletionPair], padId: Int32) -> Batch {
         let sides = pairs.map(\.examples)
-        let examples = sides.map(\.chosen) + sides.map(\.rejected)
+        return make(sides.map(\.chosen) + sides.map(\.rejected), padId: padId)
+    }
+
+    /// `prompts[i] + completions[i]` as one ``Batch`` of rows, only the completion tokens predicted.
+    public static func make(prompts: [[Int32]], completions: [[Int32]], padId: Int32) -> Batch {
+        make(zip(prompts, completions).map { CompletionPair.example(prompt: $0, completion: $1) }, padId: padId)
+    }
+
+    static func make(_ examples: [Example], padId: Int32) -> Batch {
         let time = examples.map(\.ids.count).max() ?? 1
         let rows = Packer(seqLen: time, padId: padId, mode: .single, overlong: .truncate).pack(examples).rows
         return Batch(rows, time: time)

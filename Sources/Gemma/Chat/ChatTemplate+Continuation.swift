@@ -9,3 +9,10 @@ extension ChatTemplate {
         return tokenizer.encode(text)
     }
 }
+
+extension SentencePieceTokenizer {
+    /// `<eos>` and `<end_of_turn>`, the tokens that end a reply.
+    public var stopTokens: Set<Int32> {
+        Set([eosId, id(of: ChatTemplate.endOfTurn)].compactMap { $0 })
+    }
+}

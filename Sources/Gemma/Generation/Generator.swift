@@ -12,7 +12,7 @@ public final class Generator {
 
     public init(model: GemmaModel, options: SamplingOptions, stopTokens: Set<Int32>, capacity: Int? = nil) {
         self.model = model
-        cache = KVCache(config: model.config, capacity: capacity)
+        cache = KVCache(model: model, capacity: capacity)
         self.stopTokens = stopTokens
         sampler = Sampler(options)
     }

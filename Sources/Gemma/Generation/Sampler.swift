@@ -23,6 +23,22 @@ public struct SamplingOptions: Sendable {
     }
 }
 
+extension SamplingOptions {
+    /// These options with a seed that is a function of this seed and `keys` only (a splitmix64 step per
+    /// key): e.g. the prompt's index, so a reply does not depend on the batch it is drawn in, or
+    /// (step, prompt, sample) in online RL, so a resumed run draws the uninterrupted run's tokens.
+    public func seeded(by keys: Int...) -> SamplingOptions {
+        var options = self
+        for key in keys {
+            var z = options.seed &+ 0x9E37_79B9_7F4A_7C15 &+ UInt64(bitPattern: Int64(key)) &* 0xD1B5_4A32_D192_ED03
+            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+            options.seed = z ^ (z >> 31)
+        }
+        return options
+    }
+}
+
 /// Picks tokens from logits: greedy, or temperature sampling restricted by top-k and top-p, from a seeded
 /// generator (the same seed gives the same tokens).
 public struct Sampler {
@@ -63,5 +79,22 @@ public struct Sampler {
             if u < acc { return Int32(order[i]) }
         }
         return Int32(order[probs.count - 1])
+    }
+
+    /// The entropy (nats) of the distribution the logits give at this sampler's temperature (1 when
+    /// greedy) over the ids it may pick, before top-k and top-p: the policy's entropy, as TRL logs it.
+    public func entropy(_ allLogits: [Float]) -> Float {
+        let count = min(options.vocabularyLimit ?? allLogits.count, allLogits.count)
+        let t = Double(options.temperature > 0 ? options.temperature : 1)
+        var top = -Double.infinity
+        for i in 0..<count { top = Swift.max(top, Double(allLogits[i]) / t) }
+        var total = 0.0, weighted = 0.0  // Σ e^(z−top), Σ e^(z−top)·(z−top)
+        for i in 0..<count {
+            let z = Double(allLogits[i]) / t - top
+            let e = Foundation.exp(z)
+            total += e
+            weighted += e * z
+        }
+        return Float(Foundation.log(total) - weighted / total)
     }
 }

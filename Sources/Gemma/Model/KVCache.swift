@@ -10,15 +10,39 @@ public final class KVCache {
     let kvHeads: Int, headDim: Int, heads: Int
     let keys: [Tensor], values: [Tensor]  // per layer [KV, capacity, hd]
 
-    public init(config: GemmaConfig, capacity: Int? = nil) {
-        let capacity = capacity ?? config.maxPositionEmbeddings
-        self.capacity = capacity
-        kvHeads = config.numKeyValueHeads
-        headDim = config.headDim
-        heads = config.numAttentionHeads
-        let shape = [config.numKeyValueHeads, capacity, config.headDim]
-        keys = (0..<config.numHiddenLayers).map { _ in Tensor(zeros: shape) }
-        values = (0..<config.numHiddenLayers).map { _ in Tensor(zeros: shape) }
+    /// A cache for a whole model of `config`.
+    public convenience init(config: GemmaConfig, capacity: Int? = nil) {
+        self.init(config: config, heads: config.numAttentionHeads, kvHeads: config.numKeyValueHeads, capacity: capacity)
+    }
+
+    /// A cache for `model`: on a model split over ranks, for this rank's heads.
+    public convenience init(model: GemmaModel, capacity: Int? = nil) {
+        let c = model.config
+        self.init(config: c, heads: model.localHeads, kvHeads: model.tensorParallel?.kvHeads ?? c.numKeyValueHeads,
+                  capacity: capacity)
+    }
+
+    convenience init(config: GemmaConfig, heads: Int, kvHeads: Int, capacity: Int?) {
+        self.init(layers: config.numHiddenLayers, heads: heads, kvHeads: kvHeads, headDim: config.headDim,
+                  capacity: capacity ?? config.maxPositionEmbeddings)
+    }
+
+    init(layers: Int, heads: Int, kvHeads: Int, headDim: Int, capacity: Int) {
+        (self.capacity, self.heads, self.kvHeads, self.headDim) = (capacity, heads, kvHeads, headDim)
+        keys = (0..<layers).map { _ in Tensor(zeros: [kvHeads, capacity, headDim]) }
+        values = (0..<layers).map { _ in Tensor(zeros: [kvHeads, capacity, headDim]) }
+    }
+
+    /// A copy holding the same keys and values (a prompt prefilled once for several samples).
+    public func copy() -> KVCache {
+        let c = KVCache(layers: keys.count, heads: heads, kvHeads: kvHeads, headDim: headDim, capacity: capacity)
+        for (mine, theirs) in zip(keys + values, c.keys + c.values) {
+            for g in 0..<kvHeads {  // the stored positions of each kv head
+                (theirs.data + g * capacity * headDim).update(from: mine.data + g * capacity * headDim, count: length * headDim)
+            }
+        }
+        c.length = length
+        return c
     }
 
     /// Stores `k, v: [1, n, KV, hd]` of `layer` at positions `length..<length+n`, then attends the
@@ -62,10 +86,10 @@ public final class KVCache {
 
 extension GemmaModel {
     /// Runs `ids` (one sequence) at positions `cache.length...` through the model, appending their keys
-    /// and values to `cache`, and returns the next-token logits after the last of them, `[V]`.
+    /// and values to `cache`, and returns the next-token logits after the last of them, `[V]`. On a model
+    /// split over ranks every rank of the group must call it with the same ids (and gets every logit).
     public func step(_ ids: [Int32], cache: KVCache) -> [Float] {
         precondition(!ids.isEmpty, "step: no tokens")
-        precondition(tensorParallel == nil, "step: generation runs on a whole model, not a shard")
         return withNoGrad {
             let start = cache.length
             let positions = (0..<ids.count).map { Int32(start + $0) }
@@ -73,8 +97,23 @@ extension GemmaModel {
                 cache.attend(layer: layer, q: q, k: k, v: v)
             }
             cache.advance(by: ids.count)
-            let last = h.window(offset: (ids.count - 1) * config.hiddenSize, shape: [1, config.hiddenSize])
-            return matmul(last, embed, transposeB: true).scalars
+            return outputLogits(h.window(offset: (ids.count - 1) * config.hiddenSize, shape: [1, config.hiddenSize]))
         }
+    }
+
+    /// The logits `[R, V]` (row-major) of final-normed hidden states `h: [R, D]`. On a model split over
+    /// ranks each rank computes its vocabulary rows and one sum over the group gathers them.
+    func outputLogits(_ h: Tensor) -> [Float] {
+        let local = matmul(h, embed, transposeB: true)  // [R, V] or this rank's [R, Vp/M]
+        guard let tp = tensorParallel, tp.size > 1 else { return local.scalars }
+        let (rows, width, v) = (h.shape[0], local.shape[1], config.vocabSize)
+        var full = [Float](repeating: 0, count: rows * v)
+        full.withUnsafeMutableBufferPointer { out in
+            for r in 0..<rows {
+                (out.baseAddress! + r * v + tp.vocab.firstRow).update(from: local.data + r * width, count: tp.vocab.validRows)
+            }
+            tp.group.sum(out)
+        }
+        return full
     }
 }

@@ -56,7 +56,7 @@ struct EvalWinRate: ParsableCommand {
             let promptIds = rows.map(\.ids)
 
             let base = SamplingOptions(temperature: temperature, seed: seed, vocabularyLimit: tokenizer.vocabularySize)
-            let options = rows.indices.map { PromptRow.options(base, index: $0) }
+            let options = rows.indices.map { base.seeded(by: $0) }
             let answers = try [policyModel, baselineModel].map { model in
                 try stride(from: 0, to: rows.count, by: batch).flatMap { start in
                     let range = start..<min(start + batch, rows.count)

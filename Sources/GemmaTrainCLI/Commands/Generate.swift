@@ -1,6 +1,7 @@
 import ArgumentParser
 import Checkpoint
 import Foundation
+import Datasets
 import Gemma
 
 /// `gemma-train generate`: one completion (or one chat reply with `--chat`), streamed to stdout; or, with
@@ -63,7 +64,7 @@ struct Generate: ParsableCommand {
             for start in stride(from: 0, to: rows.count, by: batch) {
                 let range = start..<min(start + batch, rows.count)
                 let replies = try BatchGenerator.generate(model, prompts: range.map { rows[$0].ids },
-                                                          options: range.map { PromptRow.options(base, index: $0) },
+                                                          options: range.map { base.seeded(by: $0) },
                                                           stopTokens: tokenizer.stopTokens, maxTokens: sampling.maxTokens)
                 for (i, reply) in zip(range, replies) {
                     text += jsonObject([("line", .int(rows[i].line)), ("reply", .string(tokenizer.decode(reply)))]) + "\n"

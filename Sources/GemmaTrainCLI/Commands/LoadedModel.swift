@@ -93,10 +93,3 @@ struct TextStream {
         printed = text
     }
 }
-
-extension SentencePieceTokenizer {
-    /// `<eos>` and `<end_of_turn>`, the tokens that end a reply.
-    var stopTokens: Set<Int32> {
-        Set([eosId, id(of: ChatTemplate.endOfTurn)].compactMap { $0 })
-    }
-}

@@ -79,6 +79,13 @@ struct DPO: ParsableCommand {
     func run() throws { try options.run(.dpo) }
 }
 
+struct RL: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "rl", abstract: "Align a policy online against a reward model (RLOO or GRPO).")
+    @OptionGroup var options: TrainOptions
+    func run() throws { try options.run(.rl) }
+}
+
 struct Reward: ParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Train a reward model on preference pairs (Bradley-Terry loss).")
     @OptionGroup var options: TrainOptions

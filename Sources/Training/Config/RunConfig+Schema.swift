@@ -136,6 +136,7 @@ extension RunConfig.Data.Overlong: ConfigChoice {}
 extension RunConfig.Train.Schedule: ConfigChoice {}
 extension RunConfig.Train.NaNPolicy: ConfigChoice {}
 extension RunConfig.DPO.Loss: ConfigChoice {}
+extension RunConfig.RL.Algorithm: ConfigChoice {}
 
 extension Optional: ConfigValue where Wrapped: ConfigValue {
     static var expected: String { "\(Wrapped.expected) or null" }
@@ -293,6 +294,19 @@ extension RunConfig {
                             "ε of the sigmoid loss, conservative DPO (0 <= ε < 0.5; 0 = plain DPO)."),
                 ConfigField("reference", \.dpo.reference,
                             "The reference model (.h5 or HF directory); null = the run's starting weights."),
+            ]),
+            ConfigSection(name: "rl", fields: [
+                ConfigField("reward_model", \.rl.rewardModel, "The reward checkpoint (.h5 of gemma-train reward) that scores completions; required by rl."),
+                ConfigField("algorithm", \.rl.algorithm, "rloo (KL in the reward, leave-one-out baseline) or grpo (group-normalised, KL in the loss)."),
+                ConfigField("generations", \.rl.generations, "Completions sampled per prompt, K (>= 2 for rloo, >= 1 for grpo)."),
+                ConfigField("max_new_tokens", \.rl.maxNewTokens, "The most tokens a completion may have (> 0, < data.seq_len)."),
+                ConfigField("temperature", \.rl.temperature, "Sampling temperature (> 0)."),
+                ConfigField("top_p", \.rl.topP, "Nucleus sampling mass (0 < top_p <= 1; 1 = the whole distribution)."),
+                ConfigField("beta", \.rl.beta, "KL coefficient β (>= 0); null = 0.05 for rloo, 0.04 for grpo."),
+                ConfigField("epsilon", \.rl.epsilon, "PPO clipping range of the ratio to the sampling policy (> 0)."),
+                ConfigField("iterations", \.rl.iterations, "Optimizer steps per batch of completions (>= 1; 1 = on-policy)."),
+                ConfigField("missing_eos_penalty", \.rl.missingEosPenalty, "Subtracted from the score of a completion that never closed its turn (>= 0)."),
+                ConfigField("log_samples_every", \.rl.logSamplesEvery, "Steps between prompts and completions written to samples.jsonl; 0 = never."),
             ]),
         ]
     }

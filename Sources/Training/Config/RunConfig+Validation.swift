@@ -87,6 +87,18 @@ extension RunConfig {
         try number(dpo.beta, "dpo.beta", { $0 > 0 }, "> 0")
         try number(dpo.labelSmoothing, "dpo.label_smoothing", { $0 >= 0 && $0 < 0.5 }, "in [0, 0.5)")
         try nonEmpty(dpo.reference, "dpo.reference")
+        try nonEmpty(rl.rewardModel, "rl.reward_model")
+        try require(rl.generations >= (rl.algorithm == .rloo ? 2 : 1), "rl.generations",
+                    rl.algorithm == .rloo ? "must be >= 2 with rloo (the baseline is the other samples' mean), got \(rl.generations)"
+                                          : "must be >= 1, got \(rl.generations)")
+        try require(rl.maxNewTokens > 0, "rl.max_new_tokens", "must be > 0, got \(rl.maxNewTokens)")
+        try number(rl.temperature, "rl.temperature", { $0 > 0 }, "> 0")
+        try number(rl.topP, "rl.top_p", { $0 > 0 && $0 <= 1 }, "in (0, 1]")
+        if let beta = rl.beta { try number(beta, "rl.beta", { $0 >= 0 }, ">= 0") }
+        try number(rl.epsilon, "rl.epsilon", { $0 > 0 }, "> 0")
+        try require(rl.iterations >= 1, "rl.iterations", "must be >= 1, got \(rl.iterations)")
+        try number(rl.missingEosPenalty, "rl.missing_eos_penalty", { $0 >= 0 }, ">= 0")
+        try require(rl.logSamplesEvery >= 0, "rl.log_samples_every", "must be >= 0 (0 = never), got \(rl.logSamplesEvery)")
     }
 
     /// Forward passes per optimizer step on each data rank: `batch_size / (micro_batch_size x dataParallel)`.

@@ -19,11 +19,12 @@ public struct RunConfig: Codable, Equatable, Sendable {
     public var mesh: Mesh
     public var reward: Reward
     public var dpo: DPO
+    public var rl: RL
 
     /// A configuration with every default except `data`, whose `train` file has none.
     public init(run: Run = Run(), model: Model = Model(), tokenizer: Tokenizer = Tokenizer(), data: Data,
                 train: Train = Train(), checkpoint: Checkpoint = Checkpoint(), log: Log = Log(),
-                mesh: Mesh = Mesh(), reward: Reward = Reward(), dpo: DPO = DPO()) {
+                mesh: Mesh = Mesh(), reward: Reward = Reward(), dpo: DPO = DPO(), rl: RL = RL()) {
         self.run = run
         self.model = model
         self.tokenizer = tokenizer
@@ -34,6 +35,7 @@ public struct RunConfig: Codable, Equatable, Sendable {
         self.mesh = mesh
         self.reward = reward
         self.dpo = dpo
+        self.rl = rl
     }
 
     /// `run`: where the run writes and how it is seeded.
@@ -318,6 +320,61 @@ public struct RunConfig: Codable, Equatable, Sendable {
         enum CodingKeys: String, CodingKey {
             case beta, loss, reference
             case labelSmoothing = "label_smoothing"
+        }
+    }
+
+    /// `rl`: online policy optimisation against a reward model (RLOO or GRPO; Docs/Alignment.md).
+    public struct RL: Codable, Equatable, Sendable {
+        public enum Algorithm: String, Codable, CaseIterable, Sendable {
+            /// REINFORCE leave-one-out: the KL (k1, summed) in the reward, the other samples' mean as baseline.
+            case rloo
+            /// Group-relative: rewards normalised within each prompt's group, the KL (k3) in the loss.
+            case grpo
+        }
+
+        /// The reward model (a `.h5` checkpoint of `gemma-train reward`) that scores the completions.
+        public var rewardModel: String?
+        public var algorithm: Algorithm
+        /// Completions sampled per prompt (K).
+        public var generations: Int
+        /// The most tokens a completion may have.
+        public var maxNewTokens: Int
+        public var temperature: Double
+        public var topP: Double
+        /// The KL coefficient β; nil: the algorithm's default (0.05 rloo, 0.04 grpo).
+        public var beta: Double?
+        /// The PPO clipping range ε of the ratio to the sampling policy.
+        public var epsilon: Double
+        /// Optimizer steps per batch of completions (1: on-policy).
+        public var iterations: Int
+        /// Subtracted from the score of a completion that never closed its turn.
+        public var missingEosPenalty: Double
+        /// Steps between entries in `samples.jsonl`; 0 = none.
+        public var logSamplesEvery: Int
+
+        public init(rewardModel: String? = nil, algorithm: Algorithm = .rloo, generations: Int = 4, maxNewTokens: Int = 64,
+                    temperature: Double = 1, topP: Double = 1, beta: Double? = nil, epsilon: Double = 0.2, iterations: Int = 1,
+                    missingEosPenalty: Double = 0, logSamplesEvery: Int = 10) {
+            self.rewardModel = rewardModel
+            self.algorithm = algorithm
+            self.generations = generations
+            self.maxNewTokens = maxNewTokens
+            self.temperature = temperature
+            self.topP = topP
+            self.beta = beta
+            self.epsilon = epsilon
+            self.iterations = iterations
+            self.missingEosPenalty = missingEosPenalty
+            self.logSamplesEvery = logSamplesEvery
+        }
+
+        /// β in effect.
+        public var klCoefficient: Double { beta ?? (algorithm == .rloo ? 0.05 : 0.04) }
+
+        enum CodingKeys: String, CodingKey {
+            case algorithm, generations, temperature, beta, epsilon, iterations
+            case rewardModel = "reward_model", maxNewTokens = "max_new_tokens", topP = "top_p"
+            case missingEosPenalty = "missing_eos_penalty", logSamplesEvery = "log_samples_every"
         }
     }
 

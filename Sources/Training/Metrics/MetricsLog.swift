@@ -106,7 +106,7 @@ public final class MetricsLog {
     }
 
     /// Cuts `path` after its last complete line and, with `step`, before its first line of a later step.
-    private static func cutTail(_ path: String, after step: Int?) throws {
+    static func cutTail(_ path: String, after step: Int?) throws {
         guard let data = FileManager.default.contents(atPath: path), !data.isEmpty else { return }
         var keep = 0  // bytes kept: whole lines of steps <= `step`
         var start = 0
@@ -121,7 +121,7 @@ public final class MetricsLog {
     }
 
     /// The `N` of a line starting `{"step":N`.
-    private static func leadingStep(_ line: ArraySlice<UInt8>) -> Int? {
+    static func leadingStep(_ line: ArraySlice<UInt8>) -> Int? {
         let prefix = Array(#"{"step":"#.utf8)
         guard line.starts(with: prefix) else { return nil }
         let digits = line.dropFirst(prefix.count).prefix { $0 >= UInt8(ascii: "0") && $0 <= UInt8(ascii: "9") }

@@ -16,6 +16,8 @@ public enum Task: String, Sendable {
     case reward
     /// Direct preference optimisation of a policy on preference pairs against a frozen reference.
     case dpo
+    /// Online RL of a policy against a reward model (RLOO or GRPO).
+    case rl
 
     /// The head of the model this task trains.
     var head: GemmaModel.Head { self == .reward ? .reward : .causalLM }
@@ -103,12 +105,13 @@ public final class Trainer {
                                         shape: LearningRateSchedule.Shape(rawValue: t.schedule.rawValue)!,
                                         minRatio: Float(t.minLrRatio))
         let context = ObjectiveContext(config: config, model: model, tokenizer: tokenizer, mesh: mesh, log: self.log)
-        objective = try Self.makeObjective(task, context, split: split)
+        objective = try Self.makeObjective(task, context, split: split, initial: initial)
     }
 
-    /// The objective of `task`, which loads its data.
-    static func makeObjective(_ task: Task, _ context: ObjectiveContext, split: @escaping TensorParallel.Choice) throws
-        -> any TrainingObjective {
+    /// The objective of `task`, which loads its data (and the models it needs besides the policy;
+    /// `initial` is `model.init` as loaded).
+    static func makeObjective(_ task: Task, _ context: ObjectiveContext, split: @escaping TensorParallel.Choice,
+                              initial: ModelFile.Contents?) throws -> any TrainingObjective {
         switch task {
         case .pretrain: return try LanguageModelObjective.pretraining(context)
         case .sft: return try LanguageModelObjective.supervisedFineTuning(context)
@@ -124,6 +127,17 @@ public final class Trainer {
                 }
             }
             return try PreferenceObjective(context, loadReference: loadReference)
+        case .rl:
+            guard let reference = initial?.model else {
+                throw TrainingError("rl needs model.init (the SFT policy): the reference is a frozen copy of the starting weights")
+            }
+            guard let path = context.config.rl.rewardModel else {
+                throw TrainingError("rl.reward_model is not set: give the reward checkpoint (of gemma-train reward) that scores the completions")
+            }
+            let judge = try ModelFile.loadAny(path, tensorParallel: split)
+            try PolicyGradientObjective.checkRewardModel(judge.model, tokenizer: judge.tokenizer, named: "rl.reward_model \(path)",
+                                                         policyTokenizer: context.tokenizer)
+            return try PolicyGradientObjective(context, reference: reference, rewardModel: judge.model)
         }
     }
 
