@@ -77,8 +77,29 @@ struct CommandRunner {
     /// Per-task data settings of the short runs: DPO trains on the small evaluation file of pairs (its
     /// reference pass scores every training pair before the first step).
     static func taskData(_ task: String) -> [String] {
-        task == "dpo" ? ["--set", "data.train=Configs/data/preferences-eval.jsonl", "--set", "data.eval=null"] : []
+        switch task {
+        case "dpo": return ["--set", "data.train=Configs/data/preferences-eval.jsonl", "--set", "data.eval=null"]
+        case "rl":
+            return ["--init", rlModels.policy, "--set", "rl.reward_model=\(rlModels.reward)", "--set", "data.train=Configs/data/prompts-eval.jsonl",
+                    "--set", "data.eval=null", "--set", "rl.max_new_tokens=8", "--set", "train.batch_size=4"]
+        default: return []
+        }
     }
+
+    /// A policy and a judge for short RL runs, made once per test process: the tiny preset with the
+    /// demo tokenizer (random weights), and a reward model trained for 2 steps.
+    static let rlModels: (policy: String, reward: String) = {
+        let dir = try! temporaryDirectory()
+        let policy = dir.appendingPathComponent("policy.h5").path, reward = dir.appendingPathComponent("reward")
+        try! inRoot {
+            let made = try run(["init-model", "--preset", "tiny", "--tokenizer", "Configs/tokenizer/demo.model", "--out", policy])
+            precondition(made.status == 0, made.stderr)
+            let trained = try run(["reward", "--config", "Configs/reward-tiny.yaml", "--set", "run.dir=\(reward.path)"] + shortRun
+                                  + ["--set", "train.steps=2"])
+            precondition(trained.status == 0, trained.stderr)
+        }
+        return (policy, reward.appendingPathComponent("ckpt-00000002.h5").path)
+    }()
 
     /// The `loss` of every step in `dir/metrics.jsonl`, in order.
     static func losses(_ dir: URL) throws -> [Double] {

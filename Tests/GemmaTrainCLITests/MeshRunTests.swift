@@ -15,7 +15,7 @@ final class MeshRunTests: XCTestCase {
     func testSameCurveOnEveryMesh() throws {
         let base = try CommandRunner.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: base) }
-        for task in ["sft", "pretrain", "reward", "dpo"] {
+        for task in ["sft", "pretrain", "reward", "dpo", "rl"] {
             var reference: [Double]?
             for (data, model, zero) in [(1, 1, true), (2, 1, true), (1, 2, true), (2, 2, true), (2, 1, false)] {
                 let dir = base.appendingPathComponent("\(task)-\(data)x\(model)-\(zero)")
@@ -25,12 +25,28 @@ final class MeshRunTests: XCTestCase {
                 XCTAssertEqual(r.status, 0, "\(task) \(data)x\(model): \(r.stderr)")
                 let curve = try losses(dir)
                 XCTAssertEqual(curve.count, 20, "\(task) \(data)x\(model)")
+                if task == "rl" { try assertSameCompletions(base.appendingPathComponent("rl-1x1-true"), dir) }
                 guard let reference else { reference = curve; continue }
                 for (step, (a, b)) in zip(reference, curve).enumerated() {
                     XCTAssertEqual(b, a, accuracy: 1e-4 * abs(a), "\(task) mesh \(data)x\(model) zero=\(zero) step \(step + 1)")
                 }
             }
         }
+    }
+
+    /// The completions RL drew, as rank 0 logged them in `samples.jsonl` (its first prompts at steps 1,
+    /// 10 and 20), are the same text on every mesh: each token's random stream depends on (seed, rollout,
+    /// prompt, sample) only.
+    func assertSameCompletions(_ reference: URL, _ dir: URL, file: StaticString = #filePath, line: UInt = #line) throws {
+        func texts(_ dir: URL) throws -> [String] {
+            try String(contentsOf: dir.appendingPathComponent("samples.jsonl"), encoding: .utf8).split(separator: "\n").flatMap { entry in
+                let json = try JSONSerialization.jsonObject(with: Data(entry.utf8)) as! [String: Any]
+                return (json["prompts"] as! [[String: Any]]).flatMap { ($0["completions"] as! [[String: Any]]).map { $0["text"] as! String } }
+            }
+        }
+        let expected = try texts(reference)
+        XCTAssertGreaterThanOrEqual(expected.count, 3 * 8, file: file, line: line)
+        XCTAssertEqual(try texts(dir), expected, "\(dir.lastPathComponent)", file: file, line: line)
     }
 
     func testFailingRankEndsTheJobQuickly() throws {

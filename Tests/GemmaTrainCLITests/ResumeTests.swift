@@ -29,7 +29,7 @@ final class ResumeTests: XCTestCase {
         let base = try CommandRunner.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: base) }
         for (task, mesh) in [("pretrain", (1, 1)), ("sft", (1, 1)), ("reward", (1, 1)), ("sft", (2, 1)), ("reward", (1, 2)),
-                             ("dpo", (1, 1)), ("dpo", (2, 1))] {
+                             ("dpo", (1, 1)), ("dpo", (2, 1)), ("rl", (1, 1)), ("rl", (1, 2))] {
             let full = base.appendingPathComponent("\(task)-\(mesh)-full")
             try train(task, full, mesh: mesh)
             let resumed = try directoryWithCheckpoint4(of: full, in: base, named: "\(task)-\(mesh)-resumed")

@@ -27,4 +27,16 @@ public enum PolicyAdvantages {
         }
         return advantages
     }
+
+    /// RLOO's rewards: each completion's score less `beta` times its summed k1 KL estimate
+    /// `Σ_t (log π_old − log π_ref)` over its completion tokens (TRL's `RLOOTrainer`).
+    /// - Parameters:
+    ///   - old, reference, mask: `[rows * time]`, row `r` the completion of `scores[r]`.
+    public static func klPenalized(_ scores: [Double], old: [Float], reference: [Float], mask: [Float], time: Int, beta: Double) -> [Double] {
+        scores.enumerated().map { r, score in
+            var kl = 0.0
+            for i in (r * time)..<((r + 1) * time) where mask[i] != 0 { kl += Double(old[i] - reference[i]) }
+            return score - beta * kl
+        }
+    }
 }

@@ -215,13 +215,8 @@ public final class PolicyGradientObjective: TrainingObjective {
         let rl = context.config.rl
         switch rl.algorithm {
         case .rloo:
-            let time = b.batch.time
-            let rewards = b.penalised.enumerated().map { r, score in
-                score - rl.klCoefficient * (0..<time).reduce(0.0) { sum, t in
-                    let i = r * time + t
-                    return sum + Double(b.mask[i]) * Double(old[i] - b.reference[i])
-                }
-            }
+            let rewards = PolicyAdvantages.klPenalized(b.penalised, old: old, reference: b.reference, mask: b.mask, time: b.batch.time,
+                                                       beta: rl.klCoefficient)
             return PolicyAdvantages.leaveOneOut(rewards, groupSize: rl.generations).map(Float.init)
         case .grpo:
             return PolicyAdvantages.groupNormalized(b.penalised, groupSize: rl.generations).map(Float.init)
