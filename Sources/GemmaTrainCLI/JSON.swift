@@ -1,6 +1,6 @@
 import Foundation
 
-/// A JSON scalar, rendered as JSON text.
+/// A JSON value (a scalar or an array of them), rendered as JSON text.
 enum JSONValue {
     case string(String)
     /// Four significant digits (benchmark figures).
@@ -9,6 +9,7 @@ enum JSONValue {
     case exact(Double)
     case int(Int)
     case bool(Bool)
+    case array([JSONValue])
 
     var rendered: String {
         switch self {
@@ -23,6 +24,8 @@ enum JSONValue {
             return String(n)
         case .bool(let b):
             return b ? "true" : "false"
+        case .array(let values):
+            return "[" + values.map(\.rendered).joined(separator: ", ") + "]"
         }
     }
 }

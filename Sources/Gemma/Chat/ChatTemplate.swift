@@ -131,7 +131,8 @@ public struct ChatTemplate: Sendable {
         return String(scalars[first...last])
     }
 
-    static func isPythonSpace(_ c: Unicode.Scalar) -> Bool {
+    /// Whether Python's `str.isspace()` accepts `c` (what `strip` and `rstrip` remove).
+    public static func isPythonSpace(_ c: Unicode.Scalar) -> Bool {
         switch c.value {
         case 0x09...0x0D, 0x1C...0x20, 0x85, 0xA0, 0x1680, 0x2000...0x200A, 0x2028, 0x2029, 0x202F, 0x205F, 0x3000:
             return true

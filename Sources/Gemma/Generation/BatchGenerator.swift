@@ -18,8 +18,8 @@ public enum BatchGenerator {
         public var tokens: [Int32]
         /// The stop token that ended it; nil when it ran into the token limit or the context's end.
         public var stopToken: Int32?
-        /// The entropy (nats) of each distribution a token was drawn from, the stop token's included
-        /// (`tokens.count + 1` values when it stopped, else `tokens.count`).
+        /// With `measuringEntropy`, the entropy (nats) of each distribution a token was drawn from, the
+        /// stop token's included (`tokens.count + 1` values when it stopped, else `tokens.count`); else empty.
         public var entropies: [Float]
 
         /// The tokens the model chose: the reply and its stop token, if any.
@@ -35,10 +35,11 @@ public enum BatchGenerator {
         try sample(model, prompts: prompts, options: options, stopTokens: stopTokens, maxTokens: maxTokens).map(\.tokens)
     }
 
-    /// The completions of `prompts`, in order, with how each ended and its sampling entropies.
+    /// The completions of `prompts`, in order, with how each ended (and, `measuringEntropy`, the entropy
+    /// of every distribution sampled from: a pass over the vocabulary per token).
     /// - Throws: ``Generator/ContextFull`` when a prompt does not fit the context.
     public static func sample(_ model: GemmaModel, prompts: [[Int32]], options: [SamplingOptions], stopTokens: Set<Int32>,
-                              maxTokens: Int) throws -> [Completion] {
+                              maxTokens: Int, measuringEntropy: Bool = false) throws -> [Completion] {
         precondition(options.count == prompts.count, "BatchGenerator: \(options.count) options for \(prompts.count) prompts")
         let config = model.config
         var samplers = options.map(Sampler.init)
@@ -65,7 +66,7 @@ public enum BatchGenerator {
             active = active.filter { b in
                 let cache = caches[b]!
                 let token = samplers[b].next(logits[b])
-                completions[b].entropies.append(samplers[b].entropy(logits[b]))
+                if measuringEntropy { completions[b].entropies.append(samplers[b].entropy(logits[b])) }
                 guard !stopTokens.contains(token) else {
                     completions[b].stopToken = token
                     return false

@@ -8,7 +8,7 @@ import Gemma
 struct Eval: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Evaluate a checkpoint on a data file (one JSON line on stdout).",
-        subcommands: [EvalLoss.self, EvalReward.self, EvalLogProbs.self, EvalDPO.self, EvalWinRate.self])
+        subcommands: [EvalLoss.self, EvalReward.self, EvalLogProbs.self, EvalDPO.self, EvalWinRate.self, EvalChoice.self, EvalMemorization.self])
 }
 
 /// `gemma-train eval loss`: token-weighted mean cross-entropy over a file, and its perplexity.

@@ -144,7 +144,7 @@ public final class PolicyGradientObjective: TrainingObjective {
         let start = ContinuousClock.now
         let completions = try withNoGrad {
             try BatchGenerator.sample(context.model, prompts: indices.map { prompts[$0] }, options: options, stopTokens: stopTokens,
-                                      maxTokens: context.config.rl.maxNewTokens)
+                                      maxTokens: context.config.rl.maxNewTokens, measuringEntropy: true)
         }
         let seconds = (ContinuousClock.now - start).seconds
         var batches: [RolloutBatch] = [], offset = 0
