@@ -40,6 +40,26 @@ final class ResumeTests: XCTestCase {
         }
     }
 
+    /// With `rl.iterations` 3 the step-4 checkpoint falls inside a rollout (steps 4-6): it keeps the
+    /// rollout, and the resumed run trains on the same completions against the same sampling policy.
+    func testRLResumesInsideARolloutBitForBit() throws {
+        let base = try CommandRunner.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: base) }
+        for mesh in [(1, 1), (2, 1)] {
+            // A small clipping range, so that the off-policy steps of each rollout clip some ratios.
+            let iterations = ["--set", "rl.iterations=3", "--set", "rl.epsilon=0.0001", "--set", "train.lr=1e-3"]
+            let full = base.appendingPathComponent("rl-\(mesh)-full")
+            try train("rl", full, mesh: mesh, iterations)
+            let resumed = try directoryWithCheckpoint4(of: full, in: base, named: "rl-\(mesh)-resumed")
+            let r = try train("rl", resumed, mesh: mesh, iterations + ["--resume", "auto"])
+            XCTAssertTrue(r.stderr.contains("restored rollout 2 "), r.stderr)
+            let records = try CommandRunner.records(full)
+            XCTAssertGreaterThan(records.map { ($0["clip_ratio"] as! NSNumber).doubleValue }.reduce(0, +), 0,
+                                 "off-policy iterations clip some ratios")
+            XCTAssertEqual(try CommandRunner.losses(resumed), Array(try CommandRunner.losses(full).dropFirst(4)), "rl on \(mesh)")
+        }
+    }
+
     func testCheckpointResumesOnAnotherMesh() throws {
         let base = try CommandRunner.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: base) }

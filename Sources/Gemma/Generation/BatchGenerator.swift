@@ -22,6 +22,12 @@ public enum BatchGenerator {
         /// stop token's included (`tokens.count + 1` values when it stopped, else `tokens.count`); else empty.
         public var entropies: [Float]
 
+        public init(tokens: [Int32], stopToken: Int32?, entropies: [Float]) {
+            self.tokens = tokens
+            self.stopToken = stopToken
+            self.entropies = entropies
+        }
+
         /// The tokens the model chose: the reply and its stop token, if any.
         public var sampled: [Int32] { tokens + (stopToken.map { [$0] } ?? []) }
     }

@@ -9,7 +9,7 @@ public enum TensorGroup: String, CaseIterable, Sendable {
     case adamM
     /// AdamW's second moment: `/optimizer/v/<name>`.
     case adamV
-    /// What the training objective keeps (``TrainingObjective/checkpointTensors()``): `/objective/<name>`.
+    /// What the training objective keeps (``TrainingObjective/checkpointTensors(step:)``): `/objective/<name>`.
     case objective
 
     /// The optimizer's group, which carries its step and hyper-parameters as attributes.

@@ -120,10 +120,90 @@ public final class PolicyGradientObjective: TrainingObjective {
             }
         }
         samples?.open(resumingAfter: checkpoint?.state?.step ?? 0)
-        if let step = checkpoint?.state?.step, step % rl.iterations != 0 {
-            context.log("resuming inside a rollout (step \(step), rl.iterations \(rl.iterations)): its completions are drawn again "
-                        + "from the resumed policy, so this run is not bitwise the uninterrupted one")
+        if let checkpoint, let step = checkpoint.state?.step, step % rl.iterations != 0 {
+            rollout = try restoreRollout(from: checkpoint, step: step)
         }
+    }
+
+    // A checkpoint inside a rollout (`rl.iterations` > 1, a step that is not the rollout's last) keeps the
+    // rollout, so that the resumed run trains on the same completions against the same sampling policy:
+    // per sequence of the global batch (prompt slot `p` of the step's `P`, sample `k`: sequence `p·K + k`),
+    // its sampled tokens (id + 1, 0 after the end), whether it closed its turn, its entropies, the sampling
+    // policy's log-probabilities of its tokens (`[P·K·max_new_tokens]` each) and its advantage (`[P·K]`).
+    // Scores and the reference's log-probabilities are computed again from the same models.
+    static let rolloutNames = ["rollout_tokens", "rollout_closed", "rollout_entropies", "rollout_old_logps", "rollout_advantages"]
+
+    public func checkpointTensors(step: Int) throws -> [(name: String, values: [Float])] {
+        let rl = context.config.rl
+        guard step % rl.iterations != 0, let rollout else { return [] }
+        let (k, width) = (rl.generations, rl.maxNewTokens)
+        let first = context.dataRank * (context.config.train.batchSize / context.dataParallel)  // this rank's first prompt slot
+        let sequences = context.config.train.batchSize * k
+        var tokens = [Double](repeating: 0, count: sequences * width), closed = [Double](repeating: 0, count: sequences)
+        var entropies = tokens, old = tokens, advantages = closed
+        var g = first * k  // the global sequence index
+        for b in rollout.microBatches {
+            let time = b.batch.time
+            for (r, c) in b.completions.enumerated() {
+                let start = b.batch.targets[(r * time)...].firstIndex { $0 != ignoreIndex }! - r * time
+                for (j, token) in c.sampled.enumerated() {
+                    tokens[g * width + j] = Double(token) + 1
+                    old[g * width + j] = Double(b.old[r * time + start + j])
+                }
+                for (j, e) in c.entropies.enumerated() { entropies[g * width + j] = Double(e) }
+                closed[g] = c.stopToken == nil ? 0 : 1
+                advantages[g] = Double(b.advantages[r])
+                g += 1
+            }
+        }
+        let global = try context.sumOverData(tokens + closed + entropies + old + advantages)
+        var offset = 0
+        return zip(Self.rolloutNames, [tokens.count, closed.count, entropies.count, old.count, advantages.count]).map { name, count in
+            defer { offset += count }
+            return (name, global[offset..<(offset + count)].map(Float.init))
+        }
+    }
+
+    /// This rank's part of the rollout a checkpoint at `step` kept (``checkpointTensors(step:)``).
+    func restoreRollout(from checkpoint: CheckpointReader, step: Int) throws -> Rollout {
+        let rl = context.config.rl
+        let (k, width, number) = (rl.generations, rl.maxNewTokens, (step - 1) / rl.iterations + 1)
+        let sequences = context.config.train.batchSize * k
+        var values: [[Float]] = []
+        for (name, count) in zip(Self.rolloutNames, [sequences * width, sequences, sequences * width, sequences * width, sequences]) {
+            let (shape, read) = try checkpoint.read(.objective, name: name)
+            guard shape == [count] else {
+                throw TrainingError("\(checkpoint.path): \(TensorGroup.objective.dataset(name)) has shape \(shape), this run's rollout needs "
+                                    + "[\(count)] (train.batch_size x rl.generations x rl.max_new_tokens changed since the checkpoint)")
+            }
+            values.append(read)
+        }
+        let (tokens, closed, entropies, old, advantages) = (values[0], values[1], values[2], values[3], values[4])
+        let microBatches = train.microBatches(step: number)
+        let first = context.dataRank * (context.config.train.batchSize / context.dataParallel)
+        let completions = (0..<(microBatches.joined().count * k)).map { i -> BatchGenerator.Completion in
+            let g = first * k + i
+            var sampled = tokens[(g * width)..<((g + 1) * width)].prefix { $0 > 0 }.map { Int32($0) - 1 }
+            let stop = closed[g] != 0 ? sampled.popLast() : nil
+            let count = sampled.count + (stop == nil ? 0 : 1)
+            return BatchGenerator.Completion(tokens: sampled, stopToken: stop, entropies: Array(entropies[(g * width)..<(g * width + count)]))
+        }
+        var restored = try assemble(number, microBatches, completions, seconds: 0)
+        var g = first * k
+        for i in restored.microBatches.indices {
+            let b = restored.microBatches[i], time = b.batch.time
+            var logps = [Float](repeating: 0, count: b.mask.count), rowAdvantages = [Float]()
+            for (r, c) in b.completions.enumerated() {
+                let start = b.batch.targets[(r * time)...].firstIndex { $0 != ignoreIndex }! - r * time
+                for j in c.sampled.indices { logps[r * time + start + j] = old[g * width + j] }
+                rowAdvantages.append(advantages[g])
+                g += 1
+            }
+            restored.microBatches[i].old = logps
+            restored.microBatches[i].advantages = rowAdvantages
+        }
+        context.log("restored rollout \(number) (\(completions.count) completions on this rank) from \(checkpoint.path)")
+        return restored
     }
 
     /// The sampling options of sample `k` of prompt `index` in rollout `number`.
@@ -146,7 +226,13 @@ public final class PolicyGradientObjective: TrainingObjective {
             try BatchGenerator.sample(context.model, prompts: indices.map { prompts[$0] }, options: options, stopTokens: stopTokens,
                                       maxTokens: context.config.rl.maxNewTokens, measuringEntropy: true)
         }
-        let seconds = (ContinuousClock.now - start).seconds
+        return try assemble(number, microBatches, completions, seconds: (ContinuousClock.now - start).seconds)
+    }
+
+    /// Rollout `number` of `completions` (`K` per prompt of `microBatches`, in order): scored, with the
+    /// global sums its steps log (one reduction over `data`). `seconds`: how long sampling took.
+    func assemble(_ number: Int, _ microBatches: [[Int]], _ completions: [BatchGenerator.Completion], seconds: Double) throws -> Rollout {
+        let k = context.config.rl.generations
         var batches: [RolloutBatch] = [], offset = 0
         for promptIndices in microBatches {
             let range = offset..<(offset + promptIndices.count * k)

@@ -85,7 +85,7 @@ public final class PreferenceObjective: TrainingObjective {
                     + "in \(String(format: "%.1f", seconds)) s (\(context.config.dpo.reference ?? "the starting weights"))")
     }
 
-    public func checkpointTensors() -> [(name: String, values: [Float])] {
+    public func checkpointTensors(step: Int) -> [(name: String, values: [Float])] {
         [(Self.referenceName, reference), (Self.referenceEvalName, referenceEval)]
     }
 

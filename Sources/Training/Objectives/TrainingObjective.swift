@@ -28,14 +28,15 @@ public protocol TrainingObjective: AnyObject {
     /// What one of `train.batch_size` is, for the log: "sequences" by default, "pairs".
     var batchUnit: String { get }
 
-    /// Full tensors this objective keeps in a checkpoint under `/objective/<name>` (e.g. DPO's reference
-    /// log-probabilities), the same on every rank; none by default.
-    func checkpointTensors() -> [(name: String, values: [Float])]
+    /// Full tensors this objective keeps in the checkpoint of step `step` under `/objective/<name>` (e.g.
+    /// DPO's reference log-probabilities, an RL rollout still in use); none by default. Every rank calls it
+    /// at each save (so it may reduce over the mesh); rank 0 writes what it returns.
+    func checkpointTensors(step: Int) throws -> [(name: String, values: [Float])]
 }
 
 extension TrainingObjective {
     public func prepare(resumingFrom checkpoint: CheckpointReader?) throws {}
-    public func checkpointTensors() -> [(name: String, values: [Float])] { [] }
+    public func checkpointTensors(step: Int) throws -> [(name: String, values: [Float])] { [] }
     public var headlineMetrics: [String] { [] }
     public var batchUnit: String { "sequences" }
 }

@@ -57,8 +57,9 @@ extension Trainer {
                         nextIndex: step * t.batchSize),
             scheduleStep: step, randomness: .init(seed: UInt64(config.run.seed)), runConfig: config.yaml(),
             mesh: config.mesh)
+        let objectiveTensors = try objective.checkpointTensors(step: step)
         if let writer {
-            for (name, values) in objective.checkpointTensors() {
+            for (name, values) in objectiveTensors {
                 try values.withUnsafeBufferPointer { try writer.write(.objective, name: name, shape: [values.count], values: $0) }
             }
             try writer.commit(state: state, tokenizer: [UInt8](tokenizer.modelData))
