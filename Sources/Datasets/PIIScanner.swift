@@ -302,8 +302,9 @@ private struct Scan {
     }
 
     /// Hex groups split by `:`: eight groups, or fewer with one `::`; groups of 1-4 hex digits; at least two
-    /// groups and at least one decimal digit (so `a::b` in code is left alone).
+    /// groups and at least one decimal digit (so `a::b` in code is left alone); not after a colon.
     func ipv6(at i: Int) -> PIIMatch? {
+        guard i == 0 || t[i - 1] != 58 else { return nil }  // inside a longer run of colons and groups
         var j = i
         while j < n, isHex(t[j]) || t[j] == 58 { j += 1 }
         if j - i >= 2, t[j - 1] == 58, t[j - 2] != 58 { j -= 1 }  // a sentence's colon after the address
