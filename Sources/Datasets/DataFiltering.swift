@@ -48,21 +48,22 @@ public struct DataFiltering {
             throw DataError(file: input, line: nil, message: "cannot read: \(error.reason)")
         }
         let format = try self.format ?? detectFormat(mapped.bytes)
-        var report = FilterReport(input: input, output: output, format: format)
-        let job = FilterJob(bytes: mapped.bytes, cuts: ByteLines.cuts(mapped.bytes, target: chunkBytes), format: format,
-                            pii: pii, dedup: dedup, contamination: contamination)
-        var decider = Decider(filtering: self, report: report)
-        let file: AtomicFileOutput
-        do { file = try AtomicFileOutput(path: output) } catch let error as SafeTensorsError {
-            throw DataError(file: output, line: nil, message: "cannot write: \(error.reason)")
-        }
-        var nextLine = 1
-        let chunks = job.cuts.count - 1, wave = 2 * threads
+        let job = FilterJob(bytes: mapped.bytes, format: format, pii: pii, dedup: dedup, contamination: contamination)
+        var decider = Decider(filtering: self, report: FilterReport(input: input, output: output, format: format))
+        let file = try writing { try AtomicFileOutput(path: output) }
+        // Cut as we go, a wave at a time: finding a line end touches the page, and the kernel may map a
+        // whole large folio of the file around it, so cutting the whole file first would map all of it.
+        var nextLine = 1, start = 0
         var buffer: [UInt8] = []
-        for first in stride(from: 0, to: chunks, by: wave) {
-            let pieces = first..<min(first + wave, chunks)
-            defer { releasePages(mapped.bytes, job.cuts[pieces.lowerBound]..<job.cuts[pieces.upperBound]) }
-            for chunk in orderedParallelMap(pieces, threads: threads, { job.filter($0) }) {
+        while start < mapped.bytes.count {
+            var pieces: [Range<Int>] = []
+            while pieces.count < 2 * threads, start < mapped.bytes.count {
+                let end = start + chunkBytes < mapped.bytes.count ? ByteLines.lineEnd(mapped.bytes, from: start + chunkBytes) : mapped.bytes.count
+                pieces.append(start..<end)
+                start = end
+            }
+            defer { releasePages(mapped.bytes, pieces[0].lowerBound..<pieces.last!.upperBound) }
+            for chunk in orderedParallelMap(pieces.indices, threads: threads, { [pieces] in job.filter(pieces[$0]) }) {
                 buffer.removeAll(keepingCapacity: true)
                 for row in chunk.rows {
                     guard try decider.keep(row, line: nextLine + row.line - 1) else { continue }
@@ -74,17 +75,20 @@ public struct DataFiltering {
                     buffer.append(UInt8(ascii: "\n"))
                 }
                 nextLine += chunk.lines
-                do { try buffer.withUnsafeBytes { try file.write($0) } } catch let error as SafeTensorsError {
-                    throw DataError(file: output, line: nil, message: "cannot write: \(error.reason)")
-                }
+                try writing { try buffer.withUnsafeBytes { try file.write($0) } }
             }
         }
-        do { try file.commit() } catch let error as SafeTensorsError {
-            throw DataError(file: output, line: nil, message: "cannot write: \(error.reason)")
-        }
-        report = decider.report
+        try writing { try file.commit() }
+        var report = decider.report
         report.nearBands = decider.near.map { ($0.bands, $0.rows) }
         return report
+    }
+
+    /// `body`, a write to ``output``, its failure (a full disk, a missing directory) as a ``DataError``.
+    func writing<T>(_ body: () throws -> T) throws -> T {
+        do { return try body() } catch let error as SafeTensorsError {
+            throw DataError(file: output, line: nil, message: "cannot write: \(error.reason)")
+        }
     }
 
     /// The format of the first row that parses (bad rows before it are errors unless skipped).
@@ -145,21 +149,17 @@ struct FilteredChunk {
 /// The parallel pass over the pieces of a mapped input (shared read-only by the worker threads).
 struct FilterJob: @unchecked Sendable {  // the mapped bytes are read-only; the rest is immutable
     let bytes: UnsafeRawBufferPointer
-    /// `[pieces + 1]` byte offsets of the pieces (``ByteLines/cuts(_:target:)``).
-    let cuts: [Int]
     let format: RowFormat
     let pii: DataFiltering.PIIMode, dedup: DataFiltering.DedupMode
     let contamination: ContaminationIndex?
     let scanner = PIIScanner(), minHash = MinHash()
 
-    /// Piece `k`: every non-blank line parsed, scrubbed and hashed.
-    func filter(_ k: Int) -> FilteredChunk {
+    /// The piece `bytes[piece]` (whole lines): every non-blank line parsed, scrubbed and hashed.
+    func filter(_ piece: Range<Int>) -> FilteredChunk {
         var chunk = FilteredChunk()
-        let base = bytes.baseAddress.map { UnsafeRawPointer($0) }
-        let piece = UnsafeRawBufferPointer(rebasing: bytes[cuts[k]..<cuts[k + 1]])
-        chunk.lines = ByteLines.forEach(in: piece, skipByteOrderMark: k == 0) { line, text in
+        chunk.lines = ByteLines.forEach(in: UnsafeRawBufferPointer(rebasing: bytes[piece]), skipByteOrderMark: piece.lowerBound == 0) { line, text in
             guard !ByteLines.isBlank(text) else { return }
-            let start = text.baseAddress.flatMap { p in base.map { p - $0 } } ?? 0
+            let start = text.baseAddress! - bytes.baseAddress!
             var row = FilteredRow(line: line, bytes: start..<start + text.count)
             do {
                 try fill(&row, text)

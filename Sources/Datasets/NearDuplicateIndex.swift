@@ -11,8 +11,10 @@ public struct NearDuplicateIndex {
     var signatures: [UInt32] = []
     /// What the caller named each kept signature (its line).
     var ids: [Int] = []
-    /// A band's hash (band number mixed in) to the kept signatures that have it.
-    var buckets: [UInt64: [Int32]] = [:]
+    /// A band's hash (band number mixed in) to the last entry `k * bands + band` that has it; ``earlier``
+    /// chains each entry to the previous one of its bucket (-1: none), so a bucket costs no array.
+    var buckets: [UInt64: Int32] = [:]
+    var earlier: [Int32] = []
 
     public init(threshold: Double, permutations: Int = MinHash.permutations) {
         precondition(threshold > 0 && threshold <= 1, "NearDuplicateIndex: threshold must be in (0, 1]")
@@ -29,7 +31,13 @@ public struct NearDuplicateIndex {
             }
         }
         var candidates = Set<Int32>()
-        for key in keys { candidates.formUnion(buckets[key] ?? []) }
+        for key in keys {
+            var entry = buckets[key] ?? -1
+            while entry >= 0 {
+                candidates.insert(entry / Int32(bands))
+                entry = earlier[Int(entry)]
+            }
+        }
         let width = signature.count
         for k in candidates.sorted() {
             let start = Int(k) * width
@@ -38,7 +46,9 @@ public struct NearDuplicateIndex {
         let k = Int32(ids.count)
         ids.append(id)
         signatures += signature
-        for key in keys { buckets[key, default: []].append(k) }
+        for (band, key) in keys.enumerated() {
+            earlier.append(buckets.updateValue(k * Int32(bands) + Int32(band), forKey: key) ?? -1)
+        }
         return nil
     }
 
