@@ -28,6 +28,9 @@ public struct DataFiltering {
     public var contamination: ContaminationIndex?
     /// Leave out rows that are not JSON or do not fit the format (counted) instead of stopping.
     public var skipBadRows = false
+    /// Write an empty line for each blank or dropped line, so that every kept row stays on its input line
+    /// number (a reader of the output then names the input's lines).
+    public var keepLineNumbers = false
     public var threads: Int
     /// Input bytes per piece of parallel work (cut at the next line end).
     public var chunkBytes = 1 << 20
@@ -53,7 +56,7 @@ public struct DataFiltering {
         let file = try writing { try AtomicFileOutput(path: output) }
         // Cut as we go, a wave at a time: finding a line end touches the page, and the kernel may map a
         // whole large folio of the file around it, so cutting the whole file first would map all of it.
-        var nextLine = 1, start = 0
+        var nextLine = 1, start = 0, linesWritten = 0
         var buffer: [UInt8] = []
         while start < mapped.bytes.count {
             var pieces: [Range<Int>] = []
@@ -66,7 +69,12 @@ public struct DataFiltering {
             for chunk in orderedParallelMap(pieces.indices, threads: threads, { [pieces] in job.filter(pieces[$0]) }) {
                 buffer.removeAll(keepingCapacity: true)
                 for row in chunk.rows {
-                    guard try decider.keep(row, line: nextLine + row.line - 1) else { continue }
+                    let line = nextLine + row.line - 1
+                    guard try decider.keep(row, line: line) else { continue }
+                    if keepLineNumbers {
+                        buffer += repeatElement(UInt8(ascii: "\n"), count: line - 1 - linesWritten)
+                        linesWritten = line
+                    }
                     if let replaced = row.replaced {
                         buffer += replaced
                     } else {
