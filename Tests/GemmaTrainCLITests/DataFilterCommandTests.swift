@@ -152,7 +152,7 @@ final class DataFilterCommandTests: XCTestCase {
         let out = try write("out.jsonl", ["precious"])
         let refused = try filter(input, out)
         XCTAssertEqual(refused.status, 1)
-        XCTAssertEqual(refused.stderr, "error: --out \(out) exists; pass --force to replace it (see gemma-train data filter --help)\n")
+        XCTAssertEqual(refused.stderr, "error: --out \(out) exists; pass --force to replace it\n")
         XCTAssertEqual(try lines(out), ["precious"])
         let reportFile = try write("report.json", ["{}"])
         let refusedReport = try filter(input, path("new.jsonl"), ["--report", reportFile])

@@ -24,6 +24,11 @@ final class DataFiltersRunTests: XCTestCase {
         try ((documents + documents.prefix(3) + [#"{"text": "Write to john@example.com now."}"#]).joined(separator: "\n") + "\n")
             .write(toFile: train, atomically: true, encoding: .utf8)
 
+        func copies() throws -> Set<String> {
+            Set(try FileManager.default.contentsOfDirectory(atPath: FileManager.default.temporaryDirectory.path)
+                .filter { $0.hasPrefix("gemma-train-filtered-") })
+        }
+        let copiesBefore = try copies()
         let filtered = try run("pretrain", config: "Configs/pretrain-tiny.yaml", train: train, ["--set", "data.filters=pii,dedup"])
         XCTAssertEqual(filtered.status, 0, filtered.stderr)
         XCTAssertTrue(filtered.stderr.contains(
@@ -32,8 +37,7 @@ final class DataFiltersRunTests: XCTestCase {
         XCTAssertTrue(filtered.stderr.contains("train data \(train): 31 examples -> "), filtered.stderr)
         let config = try String(contentsOf: dir.appendingPathComponent("run/config.yaml"), encoding: .utf8)
         XCTAssertTrue(config.contains("  filters: [pii, dedup]\n"), config)
-        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: FileManager.default.temporaryDirectory.path)
-            .filter { $0.hasPrefix("gemma-train-filtered-") }, [], "the filtered copy is removed")
+        XCTAssertEqual(try copies(), copiesBefore, "the filtered copy is removed")
 
         try FileManager.default.removeItem(at: dir.appendingPathComponent("run"))
         let unfiltered = try run("pretrain", config: "Configs/pretrain-tiny.yaml", train: train, [])

@@ -69,8 +69,6 @@ struct DataFilter: ParsableCommand {
         if let report, resolved[2] == resolved[0] || resolved[2] == resolved[1] {
             throw ValidationError("--report \(report) is the --in or --out file; write to another file")
         }
-        try OutputPath.check(output, kind: .file, force: force, option: "--out")
-        if let report { try OutputPath.check(report, kind: .file, force: force, option: "--report") }
     }
 
     /// The files of `--decontaminate`.
@@ -80,6 +78,8 @@ struct DataFilter: ParsableCommand {
 
     func run() throws {
         try reportingErrors {
+            try OutputPath.check(output, kind: .file, force: force, option: "--out")
+            if let report { try OutputPath.check(report, kind: .file, force: force, option: "--report") }
             var filtering = DataFiltering(input: input, output: output, threads: threads)
             filtering.format = format.flatMap(RowFormat.init(rawValue:))
             filtering.pii = DataFiltering.PIIMode(rawValue: pii)!
