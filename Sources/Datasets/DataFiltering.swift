@@ -112,12 +112,8 @@ public struct DataFiltering {
                         throw DataError(file: input, line: line, message: "\(RowFormat.undetectable(row)); pass --format")
                     }
                     throw Found(format: format)
-                } catch is JSONSpans.SyntaxError where skipBadRows {
-                } catch is RowFormatError where skipBadRows {
-                } catch let error as JSONSpans.SyntaxError {
-                    throw DataError(file: input, line: line, message: "\(error)")
-                } catch let error as RowFormatError {
-                    throw DataError(file: input, line: line, message: "\(error)")
+                } catch where error is JSONSpans.SyntaxError || error is RowFormatError {
+                    guard skipBadRows else { throw DataError(file: input, line: line, message: "\(error)") }
                 }
             }
         } catch let found as Found {

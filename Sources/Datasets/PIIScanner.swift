@@ -192,6 +192,7 @@ private struct Scan {
             let end = digitRun(j)
             groups.append(end - j)
             j = end
+            guard groups.reduce(0, +) <= 19 else { return nil }  // never rescan a long run of numbers from each start
             guard j + 1 < n, t[j] == 32 || t[j] == 45, separator == nil || separator == t[j], isDigit(t[j + 1]) else { break }
             separator = t[j]
             j += 1
@@ -283,7 +284,7 @@ private struct Scan {
     func internationalPhone(at i: Int) -> PIIMatch? {
         var j = i + 1, digits = 0
         guard j < n, isDigit(t[j]), t[j] != 48 else { return nil }
-        while j < n {
+        while j < n, digits <= 15 {
             if isDigit(t[j]) {
                 let end = digitRun(j)
                 digits += end - j
@@ -333,7 +334,7 @@ private struct Scan {
             while j < n, ibanChar(t[j]) { j += 1 }
             ends = [j]
         } else {
-            while j + 1 < n, t[j] == 32, ibanChar(t[j + 1]) {
+            while j + 1 < n, t[j] == 32, ibanChar(t[j + 1]), ends.count < 8 {  // 34 characters at most
                 let start = j + 1
                 j = start
                 while j < n, ibanChar(t[j]), j - start < 5 { j += 1 }
@@ -350,7 +351,8 @@ private struct Scan {
 
     // MARK: Secrets
 
-    /// Vendor key formats: a fixed prefix, then a body of allowed bytes of a minimum length holding a digit.
+    /// Vendor key formats: a fixed prefix, then a body of allowed bytes, of a minimum length (at most 512),
+    /// holding a digit.
     static let keyFormats: [(prefix: StaticString, body: KeyBody, minimum: Int)] = [
         ("AKIA", .upperDigits, 16), ("ASIA", .upperDigits, 16), ("AIza", .urlSafe, 35),
         ("sk-", .urlSafe, 20), ("sk_live_", .alnum, 16), ("sk_test_", .alnum, 16), ("rk_live_", .alnum, 16),
@@ -376,9 +378,9 @@ private struct Scan {
         for format in Self.keyFormats where hasPrefix(format.prefix, at: i) {
             let start = i + format.prefix.utf8CodeUnitCount
             var j = start
-            while j < n, inBody(t[j], format.body) { j += 1 }
+            while j < n, j - start <= 512, inBody(t[j], format.body) { j += 1 }
             if format.body == .upperDigits, j - start > format.minimum { return nil }
-            guard j - start >= format.minimum, endsToken(j), t[start..<j].contains(where: isDigit) else { continue }
+            guard (format.minimum...512).contains(j - start), endsToken(j), t[start..<j].contains(where: isDigit) else { continue }
             return PIIMatch(kind: .secret, range: i..<j)
         }
         return nil
@@ -388,9 +390,9 @@ private struct Scan {
     static let secretNames: Set<String> = ["key", "apikey", "token", "secret", "password", "passwd", "pwd"]
 
     /// The value of `name = value` or `name: value` (quotes allowed around either) when the name ends in a
-    /// secret word (``secretNames``) and the value is a long random-looking token: 16 or more bytes of
-    /// `A-Za-z0-9_-+/=.~`, two kinds of character among lower, upper and digits, over 3 bits of entropy
-    /// per byte. Only the value is replaced.
+    /// secret word (``secretNames``) and the value is a long random-looking token: 16 to 4096 bytes of
+    /// `A-Za-z0-9_-+/.~` (then any `=` padding), two kinds of character among lower, upper and digits,
+    /// over 3 bits of entropy per byte. Only the value is replaced.
     func assignment(at i: Int) -> PIIMatch? {
         var k = i
         while k > 0, t[k - 1] == 32 { k -= 1 }
@@ -402,10 +404,11 @@ private struct Scan {
         while v < n, t[v] == 32 { v += 1 }
         if v < n, t[v] == 34 || t[v] == 39 { v += 1 }
         var end = v
-        while end < n, isAlnum(t[end]) || [95, 45, 43, 47, 61, 46, 126].contains(t[end]) { end += 1 }
+        while end < n, end - v <= 4096, isAlnum(t[end]) || [95, 45, 43, 47, 46, 126].contains(t[end]) { end += 1 }
         while end > v, t[end - 1] == 46 { end -= 1 }  // a full stop after the value
+        while end < n, end - v <= 4096, t[end] == 61 { end += 1 }  // base64 padding "=" ends a value
         let value = t[v..<end]
-        guard value.count >= 16, endsToken(end) || t[end] == 46 else { return nil }
+        guard (16...4096).contains(value.count), endsToken(end) || t[end] == 46 else { return nil }
         let kinds = [value.contains(where: isLower), value.contains(where: isUpper), value.contains(where: isDigit)]
         guard kinds.filter({ $0 }).count >= 2, entropy(value) > 3 else { return nil }
         return PIIMatch(kind: .secret, range: v..<end)

@@ -97,6 +97,7 @@ final class PIIScannerTests: XCTestCase {
         assertFinds(.secret, ["a8F3kLq9ZxP2mN7vR4tY"], in: "api_key=\"a8F3kLq9ZxP2mN7vR4tY\"")
         assertFinds(.secret, ["Zm9vYmFyYmF6cXV4MTIzNDU2"], in: "\"clientSecret\": \"Zm9vYmFyYmF6cXV4MTIzNDU2\",")
         assertFinds(.secret, ["9f8e7d6c5b4a39281706f5e4d3c2b1a0"], in: "export GITHUB_TOKEN = 9f8e7d6c5b4a39281706f5e4d3c2b1a0.")
+        assertFinds(.secret, ["c2VjcmV0LXRva2VuLTEyMzQ1Ng=="], in: "secret: 'c2VjcmV0LXRva2VuLTEyMzQ1Ng==' (base64)")
         // Not secrets: short or plain values, names that only end in the letters, prose, prefixes with short bodies.
         assertNothing(in: "password=hunter2 and token: aaaaaaaaaaaaaaaaaaaa and monkey=Abc123Def456Ghi789 and key: value")
         assertNothing(in: "the secret = averyveryverylongplainword and sk-learn and ghp_short and AKIA123 and xoxb-1")
@@ -109,6 +110,17 @@ final class PIIScannerTests: XCTestCase {
         let cut = "-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAABG5vbmU"
         assertFinds(.secret, [cut], in: "pasted \(cut)")
         assertNothing(in: "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE----- and -----BEGIN PUBLIC KEY-----")
+    }
+
+    /// Runs that every position could start a match in are scanned once, not from each start: a megabyte
+    /// of each takes well under the limit (a quadratic scan would take minutes).
+    func testLongRunsScanInLinearTime() {
+        for unit in ["1 ", "12-", "key=", "sk-", "AB12 ", "+1 ", "a@", "1.", "-----BEGIN RSA PRIVATE KEY-----"] {
+            let text = Array(String(repeating: unit, count: (1 << 20) / unit.utf8.count).utf8)
+            let start = ContinuousClock.now
+            _ = scanner.matches(in: text)
+            XCTAssertLessThan(ContinuousClock.now - start, .seconds(5), unit)
+        }
     }
 
     func testScrubReplacesEveryMatchWithItsPlaceholder() {
