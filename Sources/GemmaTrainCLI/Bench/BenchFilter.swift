@@ -5,7 +5,8 @@ import Gemma
 
 /// `gemma-train bench filter [--megabytes 100]`: `data filter`'s speed on a synthetic JSONL corpus with
 /// personal data and duplicates (``SyntheticCorpus``, or `--corpus FILE`), with each rule on alone and
-/// with all of them: megabytes and rows per second, and what each run dropped. Prints one JSON line.
+/// with all of them: wall and CPU seconds (CPU time does not depend on other work on the machine),
+/// megabytes and rows per second, and the rows each run kept. Prints one JSON line.
 struct BenchFilter: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "filter", abstract: "Time data filter with each rule on, on a synthetic corpus; print one JSON line.")
@@ -58,13 +59,14 @@ struct BenchFilter: ParsableCommand {
                 filtering.dedup = c.dedup
                 filtering.contamination = c.decontaminate ? contamination : nil
                 try? FileManager.default.removeItem(atPath: filtering.output)
-                let started = ContinuousClock.now
+                let (started, cpuStarted) = (ContinuousClock.now, BenchData.cpuSeconds())
                 let report = try filtering.run()
-                let seconds = (ContinuousClock.now - started).milliseconds / 1000
+                let seconds = (ContinuousClock.now - started).milliseconds / 1000, cpu = BenchData.cpuSeconds() - cpuStarted
                 try FileManager.default.removeItem(atPath: filtering.output)
                 let mbps = Double(corpusBytes) / 1e6 / seconds, rows = Double(report.rowsIn) / seconds
-                printError(String(format: "%@: %.1f s, %.1f MB/s, %.0f rows/s; ", c.name, seconds, mbps, rows) + report.summary)
-                fields += [("\(c.name)_seconds", .number(seconds)), ("\(c.name)_mb_per_s", .number(mbps)),
+                printError(String(format: "%@: %.1f s (%.1f CPU s), %.1f MB/s, %.0f rows/s; ", c.name, seconds, cpu, mbps, rows) + report.summary)
+                fields += [("\(c.name)_seconds", .number(seconds)), ("\(c.name)_cpu_seconds", .number(cpu)),
+                           ("\(c.name)_mb_per_s", .number(mbps)),
                            ("\(c.name)_rows_per_s", .number(rows)), ("\(c.name)_rows_out", .int(report.rowsOut))]
                 if c.name == "all" { fields.append(("rows", .int(report.rowsIn))) }
             }
