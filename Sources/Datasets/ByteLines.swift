@@ -36,15 +36,22 @@ public enum ByteLines {
         var result = [0]
         var next = target
         while next < bytes.count {
-            var i = next
-            while i < bytes.count && bytes[i] != newline && bytes[i] != carriageReturn { i += 1 }
-            if i < bytes.count { i += (bytes[i] == carriageReturn && i + 1 < bytes.count && bytes[i + 1] == newline) ? 2 : 1 }
+            let i = lineEnd(bytes, from: next)
             guard i < bytes.count else { break }
             result.append(i)
             next = i + target
         }
         result.append(bytes.count)
         return result
+    }
+
+    /// The offset just after the first line terminator at or after `from` (a CRLF whole), or
+    /// `bytes.count` when there is none. ``cuts(_:target:)`` cuts there; a caller can cut as it goes.
+    public static func lineEnd(_ bytes: UnsafeRawBufferPointer, from: Int) -> Int {
+        var i = from
+        while i < bytes.count && bytes[i] != newline && bytes[i] != carriageReturn { i += 1 }
+        if i < bytes.count { i += (bytes[i] == carriageReturn && i + 1 < bytes.count && bytes[i + 1] == newline) ? 2 : 1 }
+        return i
     }
 
     /// Whether the line is blank: only whitespace (Unicode's, as `Character.isWhitespace`), or empty.

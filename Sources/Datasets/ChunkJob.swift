@@ -1,4 +1,3 @@
-import Dispatch
 import Foundation
 import Gemma
 
@@ -26,30 +25,12 @@ struct ChunkJob: @unchecked Sendable {  // the mapped bytes are read-only; the t
 
     /// Pieces `range`, tokenized on up to `threads` threads; in order.
     func tokenize(_ range: Range<Int>, threads: Int) -> [TokenizedChunk] {
-        var results = [TokenizedChunk](repeating: TokenizedChunk(), count: range.count)
-        let workers = min(threads, range.count)
-        results.withUnsafeMutableBufferPointer { out in
-            guard workers > 1 else {
-                for i in 0..<range.count { out[i] = tokenize(range.lowerBound + i) }
-                return
-            }
-            let shared = SharedResults(buffer: out)
-            DispatchQueue.concurrentPerform(iterations: workers) { worker in
-                for i in stride(from: worker, to: range.count, by: workers) {
-                    shared.buffer[i] = tokenize(range.lowerBound + i)  // each index written by one worker
-                }
-            }
-        }
-        return results
+        orderedParallelMap(range, threads: threads) { tokenize($0) }
     }
 
-    /// Lets the kernel drop the mapped input pages of `pieces` (read once; re-read from the file if
-    /// touched again), so that preparing a large file does not grow the resident set by its size.
+    /// Lets the kernel drop the mapped input pages of `pieces` (``releasePages(_:_:)``).
     func release(_ pieces: Range<Int>) {
-        let page = Int(sysconf(Int32(_SC_PAGESIZE)))
-        let start = cuts[pieces.lowerBound] / page * page, end = cuts[pieces.upperBound] / page * page
-        guard end > start, let base = bytes.baseAddress else { return }
-        _ = madvise(UnsafeMutableRawPointer(mutating: base + start), end - start, MADV_DONTNEED)
+        releasePages(bytes, cuts[pieces.lowerBound]..<cuts[pieces.upperBound])
     }
 
     /// Piece `k` (a line of JSONL or text per document; blank lines skipped).
@@ -86,9 +67,4 @@ struct ChunkJob: @unchecked Sendable {  // the mapped bytes are read-only; the t
         }
         return chunk
     }
-}
-
-/// The results buffer, written by the workers at disjoint indices.
-private struct SharedResults: @unchecked Sendable {
-    let buffer: UnsafeMutableBufferPointer<TokenizedChunk>
 }

@@ -4,5 +4,5 @@ import ArgumentParser
 struct Bench: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Measure performance (one JSON object per line on stdout).",
-        subcommands: [BenchKernels.self, BenchTrain.self, BenchGenerate.self, BenchData.self])
+        subcommands: [BenchKernels.self, BenchTrain.self, BenchGenerate.self, BenchData.self, BenchFilter.self])
 }

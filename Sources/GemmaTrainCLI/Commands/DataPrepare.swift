@@ -3,11 +3,11 @@ import Datasets
 import Foundation
 import Gemma
 
-/// `gemma-train data ...`: data preparation commands. (Named `DataCommand`, not `Data`, so as not to
+/// `gemma-train data ...`: data preparation and filtering commands. (Named `DataCommand`, not `Data`, so as not to
 /// shadow Foundation's `Data` in this module.)
 struct DataCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "data", abstract: "Prepare training data.", subcommands: [DataPrepare.self])
+        commandName: "data", abstract: "Prepare and filter training data.", subcommands: [DataPrepare.self, DataFilter.self])
 }
 
 /// `gemma-train data prepare --in corpus.jsonl --out DIR --tokenizer tokenizer.model`: tokenizes a

@@ -82,6 +82,10 @@ extension RunConfig {
                 }
                 for (keyNode, value) in keys {
                     let key = try keyName(keyNode, in: name), at = location(keyNode)
+                    if case .sequence(let items) = value, section.field(key)?.isList == true, let list = scalarList(items) {
+                        try set(section, key, ConfigScalar(text: list, quoted: false), location: at)
+                        continue
+                    }
                     guard case .scalar(let scalar) = value else {
                         let path = "\(name).\(key)"
                         guard let field = section.field(key) else { throw unknownKey(path, in: section, location: at) }
@@ -170,6 +174,16 @@ extension RunConfig {
 
         private func location(_ node: Node) -> String {
             node.mark.map { "\(file):\($0.line)" } ?? file
+        }
+
+        /// The items of a sequence of plain scalars joined by commas (nil when one is anything else).
+        private func scalarList(_ items: Node.Sequence) -> String? {
+            var texts: [String] = []
+            for item in items {
+                guard case .scalar(let s) = item, s.style == .plain, !s.string.contains(",") else { return nil }
+                texts.append(s.string)
+            }
+            return texts.joined(separator: ",")
         }
 
         private func describe(_ node: Node) -> String {

@@ -1,3 +1,4 @@
+import Foundation
 import Gemma
 
 // The schema: every section and key of the run configuration, in file order, with its type, default
@@ -24,6 +25,8 @@ protocol ConfigValue {
     static var typeName: String { get }
     /// The valid values of an enumerated type; empty otherwise.
     static var choices: [String] { get }
+    /// Whether a YAML sequence of plain scalars is read as this type (joined by commas).
+    static var isList: Bool { get }
     /// nil when the scalar is not of this type.
     init?(configScalar scalar: ConfigScalar)
     /// The YAML text that reads back to the same value.
@@ -32,6 +35,7 @@ protocol ConfigValue {
 
 extension ConfigValue {
     static var choices: [String] { [] }
+    static var isList: Bool { false }
 }
 
 extension Int: ConfigValue {
@@ -137,6 +141,28 @@ extension RunConfig.Train.Schedule: ConfigChoice {}
 extension RunConfig.Train.NaNPolicy: ConfigChoice {}
 extension RunConfig.DPO.Loss: ConfigChoice {}
 extension RunConfig.RL.Algorithm: ConfigChoice {}
+extension RunConfig.Data.Filter: ConfigChoice {}
+
+/// A list of choices: `[pii, dedup]` in YAML (a sequence, which the loader passes on as `pii,dedup`),
+/// `pii,dedup` or `[pii, dedup]` with `--set`; `[]` for none.
+extension Array: ConfigValue where Element: ConfigChoice {
+    static var expected: String { "a list of " + Element.choices.joined(separator: ", ") }
+    static var typeName: String { "list of " + Element.choices.joined(separator: " | ") }
+    static var choices: [String] { Element.choices }
+    static var isList: Bool { true }
+    init?(configScalar s: ConfigScalar) {
+        var text = s.text.trimmingCharacters(in: .whitespaces)
+        if text.hasPrefix("["), text.hasSuffix("]") { text = String(text.dropFirst().dropLast()) }
+        let items = text.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+        var values: [Element] = []
+        for item in items {
+            guard let value = Element(rawValue: item) else { return nil }
+            values.append(value)
+        }
+        self = values
+    }
+    var yamlText: String { "[" + map(\.rawValue).joined(separator: ", ") + "]" }
+}
 
 extension Optional: ConfigValue where Wrapped: ConfigValue {
     static var expected: String { "\(Wrapped.expected) or null" }
@@ -161,6 +187,8 @@ struct ConfigField {
     /// What a wrong-type error says was expected ("an integer or null").
     let expected: String
     let doc: String
+    /// Whether the key takes a YAML sequence (``ConfigValue/isList``).
+    let isList: Bool
     /// Sets the key from a scalar; throws a wrong-type or invalid-choice error naming `path`.
     let assign: (inout RunConfig, ConfigScalar, _ path: String) throws -> Void
     /// The value's YAML text.
@@ -173,6 +201,7 @@ struct ConfigField {
         self.typeName = typeName.map { T.typeName.hasSuffix(" or null") ? "\($0) or null" : $0 } ?? T.typeName
         expected = T.expected
         self.doc = doc
+        isList = T.isList
         assign = { config, scalar, path in
             guard let value = T(configScalar: scalar) else {
                 if !T.choices.isEmpty && !scalar.isNull {
@@ -236,6 +265,9 @@ extension RunConfig {
                             "Skip and count malformed rows instead of stopping at file:line."),
                 ConfigField("overlong", \.data.overlong,
                             "An example longer than seq_len that cannot be split is truncated or dropped."),
+                ConfigField("filters", \.data.filters,
+                            "Filter data.train (.jsonl) first, as gemma-train data filter: pii scrubs personal data, "
+                            + "dedup drops exact duplicates (Docs/Data.md)."),
             ]),
             ConfigSection(name: "train", fields: [
                 ConfigField("steps", \.train.steps, "Optimizer steps (> 0)."),

@@ -46,6 +46,8 @@ extension RunConfig {
 
         try require(!data.train.isEmpty, "data.train", "must not be empty")
         try nonEmpty(data.eval, "data.eval")
+        try require(data.filters.isEmpty || data.train.hasSuffix(".jsonl"), "data.filters",
+                    "filters read a .jsonl data.train (not a .txt file or a prepared directory), got '\(data.train)'")
         try require(data.seqLen >= 2, "data.seq_len", "must be >= 2 (one input and one target), got \(data.seqLen)")
         if let preset = model.preset, let architecture = GemmaConfig.presets[preset] {
             try require(data.seqLen <= architecture.maxPositionEmbeddings, "data.seq_len",

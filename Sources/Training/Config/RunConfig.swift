@@ -103,6 +103,15 @@ public struct RunConfig: Codable, Equatable, Sendable {
             case preference
         }
 
+        /// A step of `gemma-train data filter` run on `data.train` before its rows are built
+        /// (Docs/Data.md).
+        public enum Filter: String, Codable, CaseIterable, Sendable {
+            /// Replace personal data and secrets with typed placeholders (`--pii scrub`).
+            case pii
+            /// Drop exact duplicates, keeping the first occurrence (`--dedup exact`).
+            case dedup
+        }
+
         /// What happens to an example longer than `seq_len` that cannot be split across rows.
         public enum Overlong: String, Codable, CaseIterable, Sendable {
             /// Keep its first `seq_len` tokens.
@@ -124,9 +133,11 @@ public struct RunConfig: Codable, Equatable, Sendable {
         /// Skip malformed rows and count them, instead of stopping with the file and line.
         public var skipBadRows: Bool
         public var overlong: Overlong
+        /// Filters applied to `data.train` (a `.jsonl` file) before training, with their counts logged.
+        public var filters: [Filter]
 
         public init(train: String, eval: String? = nil, format: Format = .text, seqLen: Int = 256,
-                    packing: Bool = true, skipBadRows: Bool = false, overlong: Overlong = .truncate) {
+                    packing: Bool = true, skipBadRows: Bool = false, overlong: Overlong = .truncate, filters: [Filter] = []) {
             self.train = train
             self.eval = eval
             self.format = format
@@ -134,10 +145,11 @@ public struct RunConfig: Codable, Equatable, Sendable {
             self.packing = packing
             self.skipBadRows = skipBadRows
             self.overlong = overlong
+            self.filters = filters
         }
 
         enum CodingKeys: String, CodingKey {
-            case train, eval, format, packing, overlong
+            case train, eval, format, packing, overlong, filters
             case seqLen = "seq_len"
             case skipBadRows = "skip_bad_rows"
         }

@@ -32,12 +32,13 @@ public struct ObjectiveContext {
         FaultInjection.fromEnvironment?.loss(loss, rank: mesh?.worldRank ?? 0, step: step) ?? loss
     }
 
-    /// Loads `data.train` (which must yield rows) and `data.eval` with `load`, logging their reports;
-    /// returns the training rows in their sample order and the evaluation rows.
+    /// Loads `data.train` (which must yield rows; filtered first with `data.filters`, ``loadTraining(_:)``)
+    /// and `data.eval` with `load`, logging their reports; returns the training rows in their sample order
+    /// and the evaluation rows.
     func loadSplit<Row>(_ load: (String) throws -> (rows: any RowSource<Row>, report: DataReport)) throws
         -> (train: BatchSchedule<Row>, eval: any RowSource<Row>) {
         let d = config.data
-        let train = try load(d.train)
+        let train = try loadTraining(load)
         log("train data \(train.report)")
         guard train.rows.count > 0 else { throw TrainingError("\(d.train): no training rows (\(train.report))") }
         var eval: any RowSource<Row> = [Row]()

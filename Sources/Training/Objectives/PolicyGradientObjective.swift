@@ -75,16 +75,16 @@ public final class PolicyGradientObjective: TrainingObjective {
         let template = try ChatTemplate(tokenizer: context.tokenizer)
         closing = context.tokenizer.encode(ChatTemplate.endOfTurn + "\n")
         stopTokens = context.tokenizer.stopTokens
-        var loaded: [String: [[Int32]]] = [:]
+        var loaded: [[[Int32]]] = []  // the training prompts, then the evaluation prompts
         let (schedule, _) = try context.loadSplit { path -> (rows: any RowSource<Int>, report: DataReport) in
             let read = try TrainingData.prompts(path, template: template, maxLength: config.data.seqLen - rl.maxNewTokens,
                                                 overlong: context.overlong, skipBadRows: config.data.skipBadRows)
-            loaded[path] = read.prompts
+            loaded.append(read.prompts)
             return (Array(read.prompts.indices), read.report)
         }
         train = schedule
-        prompts = loaded[config.data.train] ?? []
-        evalPrompts = config.data.eval.flatMap { loaded[$0] } ?? []
+        prompts = loaded[0]
+        evalPrompts = loaded.count > 1 ? loaded[1] : []
         let leader = context.mesh?.isLeader ?? true
         samples = leader && rl.logSamplesEvery > 0 ? SamplesLog(directory: URL(fileURLWithPath: config.run.dir)) : nil
     }

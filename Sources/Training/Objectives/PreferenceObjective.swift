@@ -35,17 +35,17 @@ public final class PreferenceObjective: TrainingObjective {
         loss = PreferenceLoss(kind: PreferenceLoss.Kind(rawValue: d.dpo.loss.rawValue)!, beta: Float(d.dpo.beta),
                               labelSmoothing: Float(d.dpo.labelSmoothing))
         let template = try ChatTemplate(tokenizer: context.tokenizer)
-        var loaded: [String: [CompletionPair]] = [:]
+        var loaded: [[CompletionPair]] = []  // the training pairs, then the evaluation pairs
         let (schedule, _) = try context.loadSplit { path -> (rows: any RowSource<Int>, report: DataReport) in
             try TrainingData.requireFile(path, format: "preference")
             let read = try TrainingData.completionPairs(path, template: template, seqLen: d.data.seqLen, overlong: context.overlong,
                                                         skipBadRows: d.data.skipBadRows)
-            loaded[path] = read.pairs
+            loaded.append(read.pairs)
             return (Array(read.pairs.indices), read.report)
         }
         train = schedule
-        trainPairs = loaded[d.data.train] ?? []
-        evalPairs = d.data.eval.flatMap { loaded[$0] } ?? []
+        trainPairs = loaded[0]
+        evalPairs = loaded.count > 1 ? loaded[1] : []
     }
 
     /// Throws a ``TrainingError`` starting with `name` unless `reference` can score for a policy of
