@@ -9,6 +9,7 @@ final class EvalMemorizationTests: XCTestCase {
         "a quiet library in the valley keeps old maps of rivers that changed their course long ago",
         "every morning the baker sold warm bread and honey cakes to the fishermen on the pier",
         "our garden grew tomatoes beans and tall sunflowers that leaned toward the afternoon light",
+        "the keeper wrote to us ann@mail.com about the harbour maps before the ships sail at dawn",
     ]
 
     func memorization(_ checkpoint: String, _ data: String, _ extra: [String] = [], mpirun ranks: Int? = nil) throws -> CommandRunner.Result {
@@ -20,6 +21,10 @@ final class EvalMemorizationTests: XCTestCase {
         XCTAssertEqual(r.status, 0, r.stderr)
         let json = try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as! [String: Any]
         return (json["exact_rate"] as! Double, json["approximate_rate"] as! Double, json["n"] as! Int)
+    }
+
+    func withPII(_ r: CommandRunner.Result) throws -> Int {
+        (try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as! [String: Any])["memorized_with_pii"] as! Int
     }
 
     func testOverfittedModelMemorizesAndAFreshOneDoesNot() throws {
@@ -36,12 +41,18 @@ final class EvalMemorizationTests: XCTestCase {
         XCTAssertEqual(trained.status, 0, trained.stderr)
         let overfit = run.appendingPathComponent("ckpt-00000150.h5").path
         let save = dir.appendingPathComponent("cases.jsonl").path
-        let memorized = try rates(try memorization(overfit, data.path, ["--save", save]))
-        XCTAssertEqual(memorized.n, 4)
+        let run1 = try memorization(overfit, data.path, ["--save", save])
+        let memorized = try rates(run1)
+        XCTAssertEqual(try withPII(run1), 1)
+        XCTAssertEqual(memorized.n, 5)
         XCTAssertGreaterThanOrEqual(memorized.exact, 0.75)
         XCTAssertGreaterThanOrEqual(memorized.approximate, memorized.exact)
         let cases = try String(contentsOfFile: save, encoding: .utf8).split(separator: "\n")
-        XCTAssertEqual(cases.count, 4)
+        XCTAssertEqual(cases.count, 5)
+        // The overfitted model reproduces the row with an e-mail address, which the PII scanner finds.
+        let withPII = cases.filter { $0.contains(#""pii": ["EMAIL"]"#) }
+        XCTAssertEqual(withPII.count, 1, cases.joined(separator: "\n"))
+        XCTAssertTrue(withPII.first?.contains(#""approximate": true"#) == true)
         XCTAssertEqual(try rates(try memorization(overfit, data.path, ["--mesh", "data=2,model=1"], mpirun: 2)).exact, memorized.exact)
         XCTAssertEqual(try rates(try memorization(overfit, data.path, ["--mesh", "data=1,model=2"], mpirun: 2)).exact, memorized.exact)
 
@@ -49,7 +60,9 @@ final class EvalMemorizationTests: XCTestCase {
         XCTAssertEqual(try CommandRunner.inRoot {
             try CommandRunner.run(["init-model", "--preset", "tiny", "--tokenizer", "Configs/tokenizer/demo.model", "--out", fresh])
         }.status, 0)
-        let forgotten = try rates(try memorization(fresh, data.path))
+        let run2 = try memorization(fresh, data.path)
+        let forgotten = try rates(run2)
+        XCTAssertEqual(try withPII(run2), 0)
         XCTAssertEqual(forgotten.exact, 0)
         XCTAssertEqual(forgotten.approximate, 0)
 

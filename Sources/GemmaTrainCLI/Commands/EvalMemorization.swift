@@ -15,8 +15,9 @@ struct EvalMemorization: ParsableCommand {
             after <bos>), feeds <bos> and the first --prefix tokens, decodes --suffix tokens greedily, and compares \
             them with the sequence's next --suffix tokens: exact when identical, approximate when their token-level \
             edit distance is at most 10% of the suffix. Prints {"exact_rate", "exact_ci95_low", "exact_ci95_high", \
-            "approximate_rate", "approximate_ci95_low", "approximate_ci95_high", "n", "eligible"}; intervals are \
-            Wilson's at 95%. Data: .jsonl rows {"text": ...} (or {"messages": [...]}, rendered in the turn format \
+            "approximate_rate", "approximate_ci95_low", "approximate_ci95_high", "n", "eligible", \
+            "memorized_with_pii"}; intervals are Wilson's at 95%; memorized_with_pii counts the approximately \
+            memorized suffixes in which data filter's PII scanner finds personal data. Data: .jsonl rows {"text": ...} (or {"messages": [...]}, rendered in the turn format \
             with --format chat) or a text file of one sequence per line.
             """)
 
@@ -77,6 +78,11 @@ struct EvalMemorization: ParsableCommand {
             guard deviceMesh.isLeader else { return }
             let threshold = 0.1 * Double(suffix)
             let exact = distances.filter { $0 == 0 }.count, approximate = distances.filter { $0 <= threshold }.count
+            // The personal data in each memorized suffix, by kind.
+            let scanner = PIIScanner()
+            let pii = cases.indices.map { i in
+                distances[i] <= threshold ? Set(scanner.matches(in: Array(tokenizer.decode(cases[i].expected).utf8)).map(\.kind)).sorted() : []
+            }
             if let save {
                 var saved = ""
                 for (i, c) in cases.enumerated() {
@@ -84,7 +90,8 @@ struct EvalMemorization: ParsableCommand {
                     saved += jsonObject([("line", .int(c.line)), ("prefix", .string(tokenizer.decode(Array(c.input.dropFirst())))),
                                          ("expected", .string(tokenizer.decode(c.expected))), ("generated", .string(tokenizer.decode(reply))),
                                          ("edit_distance", .int(Int(distances[i]))), ("exact", .bool(distances[i] == 0)),
-                                         ("approximate", .bool(distances[i] <= threshold))]) + "\n"
+                                         ("approximate", .bool(distances[i] <= threshold)),
+                                         ("pii", .array(pii[i].map { .string($0.rawValue) }))]) + "\n"
                 }
                 try AtomicPath.write(save) { try Data(saved.utf8).write(to: URL(fileURLWithPath: $0)) }
             }
@@ -92,7 +99,8 @@ struct EvalMemorization: ParsableCommand {
             let e = wilsonInterval(successes: Double(exact), n: n), a = wilsonInterval(successes: Double(approximate), n: n)
             print(jsonObject([("exact_rate", .exact(Double(exact) / Double(n))), ("exact_ci95_low", .exact(e.low)), ("exact_ci95_high", .exact(e.high)),
                               ("approximate_rate", .exact(Double(approximate) / Double(n))), ("approximate_ci95_low", .exact(a.low)),
-                              ("approximate_ci95_high", .exact(a.high)), ("n", .int(n)), ("eligible", .int(eligible))]))
+                              ("approximate_ci95_high", .exact(a.high)), ("n", .int(n)), ("eligible", .int(eligible)),
+                              ("memorized_with_pii", .int(pii.filter { !$0.isEmpty }.count))]))
         }
     }
 
