@@ -14,9 +14,12 @@ import NN
 ///                 h = h + (gelu_tanh(x·Wgateᵀ) ⊙ x·Wupᵀ)·Wdownᵀ
 ///     logits = rmsNorm(h, norm) · Eᵀ                              // tied output
 ///
-/// Parameters live in one ``ParameterStore`` under Hugging Face's names.
+/// Parameters live in one ``ParameterStore`` under Hugging Face's names, as ``GemmaParameter/table`` lists them.
 public final class GemmaModel {
     public let config: GemmaConfig
+    /// Every parameter's row of the table (``GemmaParameter/all(_:head:)``), in the order of
+    /// ``parameters``' entries.
+    public let parameterTable: [GemmaParameter]
     public let parameters: ParameterStore
     let rotary: RotaryTable
 
@@ -56,67 +59,49 @@ public final class GemmaModel {
         self.config = config
         self.head = head
         self.tensorParallel = tensorParallel
-        parameters = GemmaModel.registerParameters(config, head: head, tensorParallel: tensorParallel)
+        parameterTable = GemmaParameter.all(config, head: head)
+        parameters = GemmaModel.registerParameters(parameterTable, tensorParallel: tensorParallel)
         rotary = RotaryTable(headDim: config.headDim, maxPositions: config.maxPositionEmbeddings, theta: config.ropeTheta)
         let p = parameters
-        func t(_ name: String) -> Tensor { p[name]! }
-        embed = t("model.embed_tokens.weight")
-        finalNorm = t("model.norm.weight")
+        func t(_ role: GemmaParameter.Role, _ layer: Int? = nil) -> Tensor { p[GemmaParameter.name(role, layer: layer)]! }
+        embed = t(.embedding)
+        finalNorm = t(.finalNorm)
         layers = (0..<config.numHiddenLayers).map { i in
-            let l = "model.layers.\(i)."
-            return Layer(
-                inputNorm: t(l + "input_layernorm.weight"), q: t(l + "self_attn.q_proj.weight"),
-                k: t(l + "self_attn.k_proj.weight"), v: t(l + "self_attn.v_proj.weight"),
-                o: t(l + "self_attn.o_proj.weight"), postNorm: t(l + "post_attention_layernorm.weight"),
-                gate: t(l + "mlp.gate_proj.weight"), up: t(l + "mlp.up_proj.weight"), down: t(l + "mlp.down_proj.weight"))
+            Layer(inputNorm: t(.inputNorm, i), q: t(.q, i), k: t(.k, i), v: t(.v, i), o: t(.o, i),
+                  postNorm: t(.postNorm, i), gate: t(.gate, i), up: t(.up, i), down: t(.down, i))
         }
-        score = p["score.weight"]
+        score = head == .reward ? t(.score) : nil
     }
 
-    /// The parameters of `config`, by HF name, in HF's order (this rank's shards under tensor
-    /// parallelism). Norms and the embedding get no weight decay.
-    static func registerParameters(_ c: GemmaConfig, head: Head, tensorParallel tp: TensorParallel?) -> ParameterStore {
+    /// The store of `table`'s parameters, in its order (HF's): this rank's shards under tensor
+    /// parallelism, with the table's weight decay.
+    static func registerParameters(_ table: [GemmaParameter], tensorParallel tp: TensorParallel?) -> ParameterStore {
         let store = ParameterStore()
-        func add(_ name: String, _ shape: [Int], decay: Bool) {
-            let sharding = tp?.sharding(name, fullShape: shape) ?? .replicated(shape)
-            store.add(name, shape: sharding.localShape, decay: decay, sharding: sharding)
+        for p in table {
+            let sharding = tp?.sharding(of: p) ?? .replicated(p.shape)
+            store.add(p.name, shape: sharding.localShape, decay: p.decays, sharding: sharding)
         }
-        let (d, f, qWidth, kvWidth) = (c.hiddenSize, c.intermediateSize, c.numAttentionHeads * c.headDim, c.numKeyValueHeads * c.headDim)
-        add("model.embed_tokens.weight", [c.vocabSize, d], decay: false)
-        for i in 0..<c.numHiddenLayers {
-            let l = "model.layers.\(i)."
-            add(l + "input_layernorm.weight", [d], decay: false)
-            add(l + "self_attn.q_proj.weight", [qWidth, d], decay: true)
-            add(l + "self_attn.k_proj.weight", [kvWidth, d], decay: true)
-            add(l + "self_attn.v_proj.weight", [kvWidth, d], decay: true)
-            add(l + "self_attn.o_proj.weight", [d, qWidth], decay: true)
-            add(l + "post_attention_layernorm.weight", [d], decay: false)
-            add(l + "mlp.gate_proj.weight", [f, d], decay: true)
-            add(l + "mlp.up_proj.weight", [f, d], decay: true)
-            add(l + "mlp.down_proj.weight", [d, f], decay: true)
-        }
-        add("model.norm.weight", [d], decay: false)
-        if head == .reward { add("score.weight", [1, d], decay: true) }
         store.finalize()
         return store
     }
 
-    /// Hugging Face's initialisation: normal(0, initializer_range) for linear and embedding weights,
-    /// norm offsets 0, the padding row of the embedding zeroed. The random stream runs over the full
-    /// tensors, so a model split over any `model` axis starts from the same weights.
+    /// Hugging Face's initialisation, as the table gives it per parameter (normal(0, initializer_range),
+    /// the embedding's padding row zeroed, norm offsets 0). The random stream runs over the full tensors
+    /// in store order (zero tensors draw nothing), so a model split over any `model` axis starts from
+    /// the same weights.
     public func initialize(seed: UInt64) {
         var rng = RandomGenerator(seed: seed)
         let std = config.initializerRange
-        for (i, e) in parameters.entries.enumerated() {
-            var full = [Float](repeating: 0, count: e.sharding.fullShape.reduce(1, *))
-            if !e.name.hasSuffix("norm.weight") {
+        for (i, p) in parameterTable.enumerated() {
+            var full = [Float](repeating: 0, count: p.count)
+            if p.initialization != .zeros {
                 for j in full.indices { full[j] = rng.nextNormal() * std }
             }
             let pad = config.padTokenId
-            if e.name == "model.embed_tokens.weight" && pad >= 0 && pad < config.vocabSize {
-                full.withUnsafeMutableBufferPointer { ($0.baseAddress! + pad * config.hiddenSize).update(repeating: 0, count: config.hiddenSize) }
+            if p.initialization == .normalPaddingRowZero && pad >= 0 && pad < p.shape[0] {
+                full.withUnsafeMutableBufferPointer { ($0.baseAddress! + pad * p.shape[1]).update(repeating: 0, count: p.shape[1]) }
             }
-            full.withUnsafeBufferPointer { e.sharding.extract(from: $0.baseAddress!, into: parameters.tensor(i).data) }
+            full.withUnsafeBufferPointer { parameters.entries[i].sharding.extract(from: $0.baseAddress!, into: parameters.tensor(i).data) }
         }
     }
 

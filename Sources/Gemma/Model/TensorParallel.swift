@@ -2,7 +2,8 @@ import Autograd
 import NN
 
 /// How a ``GemmaModel`` is split over the `model` axis of the mesh (Megatron layout,
-/// Docs/Distributed.md). With `M` ranks in the group, rank `m` holds:
+/// Docs/Distributed.md). With `M` ranks in the group, rank `m` holds (each parameter's ``GemmaParameter/Split``
+/// in ``GemmaParameter/table``):
 ///
 ///     q_proj, gate_proj, up_proj        rows   (its H/M query heads, its F/M hidden units)
 ///     k_proj, v_proj                    rows when KV >= M (its KV/M heads); otherwise the whole
@@ -60,20 +61,14 @@ public struct TensorParallel {
                            validRows: max(0, min(rows, c.vocabSize - group.rank * rows)), vocabulary: c.vocabSize)
     }
 
-    /// How the parameter called `name` (full shape `shape`) is split.
-    func sharding(_ name: String, fullShape shape: [Int]) -> Sharding {
-        let (p, m) = (rank, size)
-        if name.hasSuffix("q_proj.weight") || name.hasSuffix("gate_proj.weight") || name.hasSuffix("up_proj.weight")
-            || name == "model.embed_tokens.weight" {
-            return Sharding(.rows, fullShape: shape, part: p, parts: m)
+    /// How parameter `p` is split on this rank (its row's ``GemmaParameter/Split``).
+    func sharding(of p: GemmaParameter) -> Sharding {
+        switch p.split {
+        case .replicated: .replicated(p.shape)
+        case .rows: Sharding(.rows, fullShape: p.shape, part: rank, parts: size)
+        case .columns: Sharding(.columns, fullShape: p.shape, part: rank, parts: size)
+        case .kvHeads: sharesKV ? Sharding(.replicated, fullShape: p.shape, sumsGradient: true)
+                                : Sharding(.rows, fullShape: p.shape, part: rank, parts: size)
         }
-        if name.hasSuffix("k_proj.weight") || name.hasSuffix("v_proj.weight") {
-            return sharesKV ? Sharding(.replicated, fullShape: shape, sumsGradient: true)
-                            : Sharding(.rows, fullShape: shape, part: p, parts: m)
-        }
-        if name.hasSuffix("o_proj.weight") || name.hasSuffix("down_proj.weight") {
-            return Sharding(.columns, fullShape: shape, part: p, parts: m)
-        }
-        return .replicated(shape)
     }
 }
