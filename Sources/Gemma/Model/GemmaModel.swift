@@ -34,6 +34,9 @@ public final class GemmaModel {
         let gate: Tensor           // [F, D]
         let up: Tensor             // [F, D]
         let down: Tensor           // [D, F]
+
+        /// Every weight of the layer.
+        var tensors: [Tensor] { [inputNorm, q, k, v, o, postNorm, gate, up, down] }
     }
     let embed: Tensor              // [V, D]
     let finalNorm: Tensor          // [D]
@@ -51,6 +54,10 @@ public final class GemmaModel {
     public let head: Head
     /// How the model is split over the mesh's `model` axis; nil when this rank holds all of it.
     public let tensorParallel: TensorParallel?
+    /// Activation recomputation (`train.recompute: block`): while gradients are recorded, each decoder
+    /// block keeps only its input `[N, D]` and recomputes its inside during backward. Same values and
+    /// gradients, bit for bit; less memory, one more forward pass of the blocks per step.
+    public var recomputesBlocks = false
 
     /// A model with zeroed parameters; call ``initialize(seed:)`` or load weights.
     /// - Parameter tensorParallel: this rank's part of a model split over a `model` axis (the
@@ -155,27 +162,39 @@ public final class GemmaModel {
     ///
     /// Under tensor parallelism `H` and `KV` are this rank's heads: the replicated residual stream
     /// enters each block through ``enterShards(_:_:)`` and the block's partial output is summed with
-    /// ``sumOverShards(_:_:)`` (Megatron's f and g).
+    /// ``sumOverShards(_:_:)`` (Megatron's f and g). With ``recomputesBlocks`` each block keeps only its
+    /// input for backward (``recomputed(_:parameters:_:)``).
     func forward(ids: [Int32], batch: Int, positions: [Int32],
-                 attention: (Int, Tensor, Tensor, Tensor) -> Tensor) -> Tensor {
+                 attention: @escaping (Int, Tensor, Tensor, Tensor) -> Tensor) -> Tensor {
         let c = config
-        let time = ids.count / batch
-        let group = tensorParallel?.group
-        let (heads, kvHeads) = (localHeads, tensorParallel?.kvHeads ?? c.numKeyValueHeads)
-        let e = sumOverShards(embedding(embed, ids, shard: tensorParallel?.vocab), group)
+        let e = sumOverShards(embedding(embed, ids, shard: tensorParallel?.vocab), tensorParallel?.group)
         var h = e * Float(Double(c.hiddenSize).squareRoot())  // [N, D]
         for (i, layer) in layers.enumerated() {
-            let x = enterShards(rmsNorm(h, weight: layer.inputNorm, eps: c.rmsNormEps), group)
-            let q = rope(reshape(matmul(x, layer.q, transposeB: true), [batch, time, heads, c.headDim]),
-                         positions: positions, table: rotary)
-            let k = rope(reshape(matmul(x, kvWeight(layer.k), transposeB: true), [batch, time, kvHeads, c.headDim]),
-                         positions: positions, table: rotary)
-            let v = reshape(matmul(x, kvWeight(layer.v), transposeB: true), [batch, time, kvHeads, c.headDim])
-            let a = attention(i, q, k, v)  // [B, T, H, hd]
-            h = h + sumOverShards(matmul(reshape(a, [ids.count, heads * c.headDim]), layer.o, transposeB: true), group)
-            h = h + sumOverShards(mlp(enterShards(rmsNorm(h, weight: layer.postNorm, eps: c.rmsNormEps), group), layer), group)
+            let block = { (h: Tensor) in
+                self.block(h, layer, batch: batch, positions: positions) { q, k, v in attention(i, q, k, v) }
+            }
+            h = recomputesBlocks ? recomputed(h, parameters: layer.tensors, block) : block(h)
         }
         return rmsNorm(h, weight: finalNorm, eps: c.rmsNormEps)
+    }
+
+    /// One decoder layer on the residual stream `h: [N, D]` (`N = batch·T`): attention then the MLP, each
+    /// added to the stream; `attention(q, k, v)` as in ``forward(ids:batch:positions:attention:)``.
+    func block(_ h: Tensor, _ layer: Layer, batch: Int, positions: [Int32],
+               attention: (Tensor, Tensor, Tensor) -> Tensor) -> Tensor {
+        let c = config
+        let (n, time) = (h.shape[0], h.shape[0] / batch)
+        let group = tensorParallel?.group
+        let (heads, kvHeads) = (localHeads, tensorParallel?.kvHeads ?? c.numKeyValueHeads)
+        let x = enterShards(rmsNorm(h, weight: layer.inputNorm, eps: c.rmsNormEps), group)
+        let q = rope(reshape(matmul(x, layer.q, transposeB: true), [batch, time, heads, c.headDim]),
+                     positions: positions, table: rotary)
+        let k = rope(reshape(matmul(x, kvWeight(layer.k), transposeB: true), [batch, time, kvHeads, c.headDim]),
+                     positions: positions, table: rotary)
+        let v = reshape(matmul(x, kvWeight(layer.v), transposeB: true), [batch, time, kvHeads, c.headDim])
+        let a = attention(q, k, v)  // [B, T, H, hd]
+        let mid = h + sumOverShards(matmul(reshape(a, [n, heads * c.headDim]), layer.o, transposeB: true), group)
+        return mid + sumOverShards(mlp(enterShards(rmsNorm(mid, weight: layer.postNorm, eps: c.rmsNormEps), group), layer), group)
     }
 
     /// Query heads this rank computes (all of them without tensor parallelism).
