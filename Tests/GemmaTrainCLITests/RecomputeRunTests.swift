@@ -40,8 +40,8 @@ final class RecomputeRunTests: XCTestCase {
 
     /// Losses, gradient norms and the final parameters and moments of a run with recomputation equal the
     /// run without, bit for bit: pretraining on one process, SFT and the reward model on `model=2` (kv
-    /// heads shared by the two ranks). Resumed from its own step-4 checkpoint, a recomputing run logs
-    /// the same steps 5-12.
+    /// heads shared by the two ranks). Resumed with recomputation from the step-4 checkpoint of either
+    /// run, a run logs the same steps 5-12.
     func testSameRunBitForBitAndResumed() throws {
         let base = try CommandRunner.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: base) }
@@ -60,12 +60,14 @@ final class RecomputeRunTests: XCTestCase {
             XCTAssertEqual(Set(b.keys), Set(a.keys), name)
             for (dataset, values) in a where b[dataset] != values { XCTFail("\(name): \(dataset) differs") }
 
-            let resumed = base.appendingPathComponent("\(name)-resumed")
-            try FileManager.default.createDirectory(at: resumed, withIntermediateDirectories: true)
-            try FileManager.default.copyItem(at: replayed.appendingPathComponent("ckpt-00000004.h5"),
-                                             to: resumed.appendingPathComponent("ckpt-00000004.h5"))
-            try train(task, resumed, mesh: mesh, recompute: "block", ["--resume", "auto"])
-            XCTAssertEqual(try records(resumed), Array(expected.dropFirst(4)), "\(name) resumed")
+            for source in [kept, replayed] {
+                let resumed = base.appendingPathComponent("\(name)-resumed-from-\(source.lastPathComponent)")
+                try FileManager.default.createDirectory(at: resumed, withIntermediateDirectories: true)
+                try FileManager.default.copyItem(at: source.appendingPathComponent("ckpt-00000004.h5"),
+                                                 to: resumed.appendingPathComponent("ckpt-00000004.h5"))
+                try train(task, resumed, mesh: mesh, recompute: "block", ["--resume", "auto"])
+                XCTAssertEqual(try records(resumed), Array(expected.dropFirst(4)), "\(name) resumed from \(source.lastPathComponent)")
+            }
         }
     }
 
