@@ -1,3 +1,5 @@
+import NN
+
 /// One parameter of a Gemma model, with everything the rest of the package needs to know about it: its
 /// Hugging Face name and full shape, how Hugging Face initialises it, whether AdamW decays it, how it
 /// splits over the mesh's `model` axis, and whether LoRA adapts it. ``GemmaParameter/table`` is the
@@ -146,4 +148,16 @@ extension GemmaParameter {
 
     /// Elements of the full tensor.
     public var count: Int { shape.reduce(1, *) }
+
+    /// This parameter's shard on rank `part` of the `parts` ranks of the `model` axis; `sharesKV` when
+    /// there are fewer kv heads than ranks (k and v then stay whole on every rank, gradients summed).
+    public func sharding(part: Int, parts: Int, sharesKV: Bool) -> Sharding {
+        switch split {
+        case .replicated: .replicated(shape)
+        case .rows: Sharding(.rows, fullShape: shape, part: part, parts: parts)
+        case .columns: Sharding(.columns, fullShape: shape, part: part, parts: parts)
+        case .kvHeads: sharesKV ? Sharding(.replicated, fullShape: shape, sumsGradient: true)
+                                : Sharding(.rows, fullShape: shape, part: part, parts: parts)
+        }
+    }
 }

@@ -36,6 +36,19 @@ public struct TensorParallel {
     /// The layout of `config` over `group`, or an error naming the config key that does not divide.
     public init(config c: GemmaConfig, group: any ShardGroup) throws {
         let m = group.size
+        try Self.check(c, ranks: m)
+        self.group = group
+        heads = c.numAttentionHeads / m
+        sharesKV = c.numKeyValueHeads < m
+        kvHeads = sharesKV ? 1 : c.numKeyValueHeads / m
+        kvHead = sharesKV ? group.rank / (m / c.numKeyValueHeads) : 0
+        let rows = (c.vocabSize + m - 1) / m
+        vocab = VocabShard(group: group, firstRow: group.rank * rows,
+                           validRows: max(0, min(rows, c.vocabSize - group.rank * rows)), vocabulary: c.vocabSize)
+    }
+
+    /// Checks that `config` splits over `ranks` ranks of the `model` axis; the error names the config key.
+    public static func check(_ c: GemmaConfig, ranks m: Int) throws {
         guard c.numAttentionHeads % m == 0 else {
             throw GemmaConfig.InvalidConfig(key: "num_attention_heads", message: "(\(c.numAttentionHeads)) is not a multiple of mesh.model (\(m))")
         }
@@ -51,24 +64,8 @@ public struct TensorParallel {
                 throw GemmaConfig.InvalidConfig(key: "num_key_value_heads", message: "(\(c.numKeyValueHeads)) does not divide mesh.model (\(m))")
             }
         }
-        self.group = group
-        heads = c.numAttentionHeads / m
-        sharesKV = c.numKeyValueHeads < m
-        kvHeads = sharesKV ? 1 : c.numKeyValueHeads / m
-        kvHead = sharesKV ? group.rank / (m / c.numKeyValueHeads) : 0
-        let rows = (c.vocabSize + m - 1) / m
-        vocab = VocabShard(group: group, firstRow: group.rank * rows,
-                           validRows: max(0, min(rows, c.vocabSize - group.rank * rows)), vocabulary: c.vocabSize)
     }
 
     /// How parameter `p` is split on this rank (its row's ``GemmaParameter/Split``).
-    func sharding(of p: GemmaParameter) -> Sharding {
-        switch p.split {
-        case .replicated: .replicated(p.shape)
-        case .rows: Sharding(.rows, fullShape: p.shape, part: rank, parts: size)
-        case .columns: Sharding(.columns, fullShape: p.shape, part: rank, parts: size)
-        case .kvHeads: sharesKV ? Sharding(.replicated, fullShape: p.shape, sumsGradient: true)
-                                : Sharding(.rows, fullShape: p.shape, part: rank, parts: size)
-        }
-    }
+    func sharding(of p: GemmaParameter) -> Sharding { p.sharding(part: rank, parts: size, sharesKV: sharesKV) }
 }
