@@ -101,7 +101,7 @@ extension GemmaParameter {
 
     /// Every parameter role of Gemma, in Hugging Face's (and the store's) order within its scope.
     public static let table: [Row] = [
-        // role       scope        name after model. / model.layers.<i>.  full shape           init                   decays split       LoRA
+        // role       scope        name after the scope's prefix     full shape           init                   decays split       LoRA
         Row(.embedding, .first,      "embed_tokens.weight",             { [$0.V, $0.D] },     .normalPaddingRowZero, false, .rows,       nil),
         Row(.inputNorm, .layer,      "input_layernorm.weight",          { [$0.D] },           .zeros,                false, .replicated, nil),
         Row(.q,         .layer,      "self_attn.q_proj.weight",         { [$0.qw, $0.D] },    .normal,               true,  .rows,       "q_proj"),
