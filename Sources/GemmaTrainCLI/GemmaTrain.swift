@@ -10,7 +10,7 @@ struct GemmaTrain: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "gemma-train",
         abstract: "Train and fine-tune Gemma-architecture language models on CPU clusters.",
-        subcommands: [Pretrain.self, SFT.self, Reward.self, DPO.self, RL.self, Generate.self, Chat.self, Eval.self, Convert.self, InitModel.self, Tokenize.self, Inspect.self, DataCommand.self, Bench.self, VerifyCheckpoint.self])
+        subcommands: [Pretrain.self, SFT.self, Reward.self, DPO.self, RL.self, Generate.self, Chat.self, Eval.self, Convert.self, InitModel.self, Tokenize.self, Inspect.self, DataCommand.self, Bench.self, Plan.self, VerifyCheckpoint.self])
 
     /// Parses the arguments and runs the chosen subcommand. Errors the subcommand has reported already
     /// arrive as an ``ExitCode``; option errors are printed here in the same one-line style.

@@ -56,7 +56,7 @@ final class TensorParallelTests: XCTestCase {
     }
 
     /// Runs `body(rank)` on `m` threads at once and returns their results in rank order.
-    func onThreads<R>(_ m: Int, _ body: @escaping @Sendable (Int) -> R) -> [R] {
+    static func onThreads<R>(_ m: Int, _ body: @escaping @Sendable (Int) -> R) -> [R] {
         let results = UnsafeMutableBufferPointer<R?>.allocate(capacity: m)
         results.initialize(repeating: nil)
         defer { results.deallocate() }
@@ -93,7 +93,7 @@ final class TensorParallelTests: XCTestCase {
         wholeLoss.backward()
 
         let group = ThreadGroup(size: m)
-        let results = onThreads(m) { rank -> (loss: Float, grads: [String: [Float]], model: GemmaModel) in
+        let results = Self.onThreads(m) { rank -> (loss: Float, grads: [String: [Float]], model: GemmaModel) in
             let tp = try! TensorParallel(config: config, group: Member(rank: rank, group: group))
             let model = GemmaModel(config: config, head: head, tensorParallel: tp)
             model.initialize(seed: 11)

@@ -50,9 +50,9 @@ final class EvalMemorizationTests: XCTestCase {
         let cases = try String(contentsOfFile: save, encoding: .utf8).split(separator: "\n")
         XCTAssertEqual(cases.count, 5)
         // The overfitted model reproduces the row with an e-mail address, which the PII scanner finds.
-        let withPII = cases.filter { $0.contains(#""pii": ["EMAIL"]"#) }
-        XCTAssertEqual(withPII.count, 1, cases.joined(separator: "\n"))
-        XCTAssertTrue(withPII.first?.contains(#""approximate": true"#) == true)
+        let casesWithPII = cases.filter { $0.contains(#""pii": ["EMAIL"]"#) }
+        XCTAssertEqual(casesWithPII.count, 1, cases.joined(separator: "\n"))
+        XCTAssertTrue(casesWithPII.first?.contains(#""approximate": true"#) == true)
         XCTAssertEqual(try rates(try memorization(overfit, data.path, ["--mesh", "data=2,model=1"], mpirun: 2)).exact, memorized.exact)
         XCTAssertEqual(try rates(try memorization(overfit, data.path, ["--mesh", "data=1,model=2"], mpirun: 2)).exact, memorized.exact)
 

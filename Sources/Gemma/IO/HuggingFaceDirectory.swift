@@ -31,7 +31,7 @@ public enum HuggingFaceDirectory {
         do { try config.validate() } catch { throw FormatError(path: configURL.path, message: "\(error)") }
 
         let weights = try SafeTensorsDirectory(path: directory)
-        let model = GemmaModel(config: config, head: weights.contains("score.weight") ? .reward : .causalLM,
+        let model = GemmaModel(config: config, head: weights.contains(GemmaParameter.name(.score)) ? .reward : .causalLM,
                                tensorParallel: try tensorParallel(config))
         for (i, e) in model.parameters.entries.enumerated() {
             guard weights.contains(e.name) else {

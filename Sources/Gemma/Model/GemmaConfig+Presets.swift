@@ -26,14 +26,11 @@ extension GemmaConfig {
         "gemma-2b": gemma2B, "gemma-7b": gemma7B, "bench": bench, "tiny": tiny,
     ]
 
-    /// Parameter counts from the architecture alone: `total` and `nonEmbedding` (everything but the
-    /// tied `[V, D]` embedding).
+    /// Parameter counts from the architecture alone (the causal LM's ``GemmaParameter/all(_:head:)``):
+    /// `total` and `nonEmbedding` (everything but the tied `[V, D]` embedding).
     public var parameterCount: (total: Int, nonEmbedding: Int) {
-        let (d, f) = (hiddenSize, intermediateSize)
-        let qWidth = numAttentionHeads * headDim, kvWidth = numKeyValueHeads * headDim
-        let attention = d * qWidth + 2 * d * kvWidth + qWidth * d
-        let perLayer = attention + 3 * d * f + 2 * d
-        let nonEmbedding = numHiddenLayers * perLayer + d
-        return (nonEmbedding + vocabSize * d, nonEmbedding)
+        let parameters = GemmaParameter.all(self)
+        let total = parameters.reduce(0) { $0 + $1.count }
+        return (total, total - parameters.filter { $0.role == .embedding }.reduce(0) { $0 + $1.count })
     }
 }

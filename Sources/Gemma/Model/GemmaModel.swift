@@ -14,9 +14,12 @@ import NN
 ///                 h = h + (gelu_tanh(x·Wgateᵀ) ⊙ x·Wupᵀ)·Wdownᵀ
 ///     logits = rmsNorm(h, norm) · Eᵀ                              // tied output
 ///
-/// Parameters live in one ``ParameterStore`` under Hugging Face's names.
+/// Parameters live in one ``ParameterStore`` under Hugging Face's names, as ``GemmaParameter/table`` lists them.
 public final class GemmaModel {
     public let config: GemmaConfig
+    /// Every parameter's row of the table (``GemmaParameter/all(_:head:)``), in the order of
+    /// ``parameters``' entries.
+    public let parameterTable: [GemmaParameter]
     public let parameters: ParameterStore
     let rotary: RotaryTable
 
@@ -31,6 +34,9 @@ public final class GemmaModel {
         let gate: Tensor           // [F, D]
         let up: Tensor             // [F, D]
         let down: Tensor           // [D, F]
+
+        /// Every weight of the layer.
+        var tensors: [Tensor] { [inputNorm, q, k, v, o, postNorm, gate, up, down] }
     }
     let embed: Tensor              // [V, D]
     let finalNorm: Tensor          // [D]
@@ -48,6 +54,10 @@ public final class GemmaModel {
     public let head: Head
     /// How the model is split over the mesh's `model` axis; nil when this rank holds all of it.
     public let tensorParallel: TensorParallel?
+    /// Activation recomputation (`train.recompute: block`): while gradients are recorded, each decoder
+    /// block keeps only its input `[N, D]` and recomputes its inside during backward. Same values and
+    /// gradients, bit for bit; less memory, one more forward pass of the blocks per step.
+    public var recomputesBlocks = false
 
     /// A model with zeroed parameters; call ``initialize(seed:)`` or load weights.
     /// - Parameter tensorParallel: this rank's part of a model split over a `model` axis (the
@@ -56,67 +66,49 @@ public final class GemmaModel {
         self.config = config
         self.head = head
         self.tensorParallel = tensorParallel
-        parameters = GemmaModel.registerParameters(config, head: head, tensorParallel: tensorParallel)
+        parameterTable = GemmaParameter.all(config, head: head)
+        parameters = GemmaModel.registerParameters(parameterTable, tensorParallel: tensorParallel)
         rotary = RotaryTable(headDim: config.headDim, maxPositions: config.maxPositionEmbeddings, theta: config.ropeTheta)
         let p = parameters
-        func t(_ name: String) -> Tensor { p[name]! }
-        embed = t("model.embed_tokens.weight")
-        finalNorm = t("model.norm.weight")
+        func t(_ role: GemmaParameter.Role, _ layer: Int? = nil) -> Tensor { p[GemmaParameter.name(role, layer: layer)]! }
+        embed = t(.embedding)
+        finalNorm = t(.finalNorm)
         layers = (0..<config.numHiddenLayers).map { i in
-            let l = "model.layers.\(i)."
-            return Layer(
-                inputNorm: t(l + "input_layernorm.weight"), q: t(l + "self_attn.q_proj.weight"),
-                k: t(l + "self_attn.k_proj.weight"), v: t(l + "self_attn.v_proj.weight"),
-                o: t(l + "self_attn.o_proj.weight"), postNorm: t(l + "post_attention_layernorm.weight"),
-                gate: t(l + "mlp.gate_proj.weight"), up: t(l + "mlp.up_proj.weight"), down: t(l + "mlp.down_proj.weight"))
+            Layer(inputNorm: t(.inputNorm, i), q: t(.q, i), k: t(.k, i), v: t(.v, i), o: t(.o, i),
+                  postNorm: t(.postNorm, i), gate: t(.gate, i), up: t(.up, i), down: t(.down, i))
         }
-        score = p["score.weight"]
+        score = head == .reward ? t(.score) : nil
     }
 
-    /// The parameters of `config`, by HF name, in HF's order (this rank's shards under tensor
-    /// parallelism). Norms and the embedding get no weight decay.
-    static func registerParameters(_ c: GemmaConfig, head: Head, tensorParallel tp: TensorParallel?) -> ParameterStore {
+    /// The store of `table`'s parameters, in its order (HF's): this rank's shards under tensor
+    /// parallelism, with the table's weight decay.
+    static func registerParameters(_ table: [GemmaParameter], tensorParallel tp: TensorParallel?) -> ParameterStore {
         let store = ParameterStore()
-        func add(_ name: String, _ shape: [Int], decay: Bool) {
-            let sharding = tp?.sharding(name, fullShape: shape) ?? .replicated(shape)
-            store.add(name, shape: sharding.localShape, decay: decay, sharding: sharding)
+        for p in table {
+            let sharding = tp?.sharding(of: p) ?? .replicated(p.shape)
+            store.add(p.name, shape: sharding.localShape, decay: p.decays, sharding: sharding)
         }
-        let (d, f, qWidth, kvWidth) = (c.hiddenSize, c.intermediateSize, c.numAttentionHeads * c.headDim, c.numKeyValueHeads * c.headDim)
-        add("model.embed_tokens.weight", [c.vocabSize, d], decay: false)
-        for i in 0..<c.numHiddenLayers {
-            let l = "model.layers.\(i)."
-            add(l + "input_layernorm.weight", [d], decay: false)
-            add(l + "self_attn.q_proj.weight", [qWidth, d], decay: true)
-            add(l + "self_attn.k_proj.weight", [kvWidth, d], decay: true)
-            add(l + "self_attn.v_proj.weight", [kvWidth, d], decay: true)
-            add(l + "self_attn.o_proj.weight", [d, qWidth], decay: true)
-            add(l + "post_attention_layernorm.weight", [d], decay: false)
-            add(l + "mlp.gate_proj.weight", [f, d], decay: true)
-            add(l + "mlp.up_proj.weight", [f, d], decay: true)
-            add(l + "mlp.down_proj.weight", [d, f], decay: true)
-        }
-        add("model.norm.weight", [d], decay: false)
-        if head == .reward { add("score.weight", [1, d], decay: true) }
         store.finalize()
         return store
     }
 
-    /// Hugging Face's initialisation: normal(0, initializer_range) for linear and embedding weights,
-    /// norm offsets 0, the padding row of the embedding zeroed. The random stream runs over the full
-    /// tensors, so a model split over any `model` axis starts from the same weights.
+    /// Hugging Face's initialisation, as the table gives it per parameter (normal(0, initializer_range),
+    /// the embedding's padding row zeroed, norm offsets 0). The random stream runs over the full tensors
+    /// in store order (zero tensors draw nothing), so a model split over any `model` axis starts from
+    /// the same weights.
     public func initialize(seed: UInt64) {
         var rng = RandomGenerator(seed: seed)
         let std = config.initializerRange
-        for (i, e) in parameters.entries.enumerated() {
-            var full = [Float](repeating: 0, count: e.sharding.fullShape.reduce(1, *))
-            if !e.name.hasSuffix("norm.weight") {
+        for (i, p) in parameterTable.enumerated() {
+            var full = [Float](repeating: 0, count: p.count)
+            if p.initialization != .zeros {
                 for j in full.indices { full[j] = rng.nextNormal() * std }
             }
             let pad = config.padTokenId
-            if e.name == "model.embed_tokens.weight" && pad >= 0 && pad < config.vocabSize {
-                full.withUnsafeMutableBufferPointer { ($0.baseAddress! + pad * config.hiddenSize).update(repeating: 0, count: config.hiddenSize) }
+            if p.initialization == .normalPaddingRowZero && pad >= 0 && pad < p.shape[0] {
+                full.withUnsafeMutableBufferPointer { ($0.baseAddress! + pad * p.shape[1]).update(repeating: 0, count: p.shape[1]) }
             }
-            full.withUnsafeBufferPointer { e.sharding.extract(from: $0.baseAddress!, into: parameters.tensor(i).data) }
+            full.withUnsafeBufferPointer { parameters.entries[i].sharding.extract(from: $0.baseAddress!, into: parameters.tensor(i).data) }
         }
     }
 
@@ -170,27 +162,39 @@ public final class GemmaModel {
     ///
     /// Under tensor parallelism `H` and `KV` are this rank's heads: the replicated residual stream
     /// enters each block through ``enterShards(_:_:)`` and the block's partial output is summed with
-    /// ``sumOverShards(_:_:)`` (Megatron's f and g).
+    /// ``sumOverShards(_:_:)`` (Megatron's f and g). With ``recomputesBlocks`` each block keeps only its
+    /// input for backward (``recomputed(_:parameters:_:)``).
     func forward(ids: [Int32], batch: Int, positions: [Int32],
-                 attention: (Int, Tensor, Tensor, Tensor) -> Tensor) -> Tensor {
+                 attention: @escaping (Int, Tensor, Tensor, Tensor) -> Tensor) -> Tensor {
         let c = config
-        let time = ids.count / batch
-        let group = tensorParallel?.group
-        let (heads, kvHeads) = (localHeads, tensorParallel?.kvHeads ?? c.numKeyValueHeads)
-        let e = sumOverShards(embedding(embed, ids, shard: tensorParallel?.vocab), group)
+        let e = sumOverShards(embedding(embed, ids, shard: tensorParallel?.vocab), tensorParallel?.group)
         var h = e * Float(Double(c.hiddenSize).squareRoot())  // [N, D]
         for (i, layer) in layers.enumerated() {
-            let x = enterShards(rmsNorm(h, weight: layer.inputNorm, eps: c.rmsNormEps), group)
-            let q = rope(reshape(matmul(x, layer.q, transposeB: true), [batch, time, heads, c.headDim]),
-                         positions: positions, table: rotary)
-            let k = rope(reshape(matmul(x, kvWeight(layer.k), transposeB: true), [batch, time, kvHeads, c.headDim]),
-                         positions: positions, table: rotary)
-            let v = reshape(matmul(x, kvWeight(layer.v), transposeB: true), [batch, time, kvHeads, c.headDim])
-            let a = attention(i, q, k, v)  // [B, T, H, hd]
-            h = h + sumOverShards(matmul(reshape(a, [ids.count, heads * c.headDim]), layer.o, transposeB: true), group)
-            h = h + sumOverShards(mlp(enterShards(rmsNorm(h, weight: layer.postNorm, eps: c.rmsNormEps), group), layer), group)
+            let block = { (h: Tensor) in
+                self.block(h, layer, batch: batch, positions: positions) { q, k, v in attention(i, q, k, v) }
+            }
+            h = recomputesBlocks ? recomputed(h, parameters: layer.tensors, block) : block(h)
         }
         return rmsNorm(h, weight: finalNorm, eps: c.rmsNormEps)
+    }
+
+    /// One decoder layer on the residual stream `h: [N, D]` (`N = batch·T`): attention then the MLP, each
+    /// added to the stream; `attention(q, k, v)` as in ``forward(ids:batch:positions:attention:)``.
+    func block(_ h: Tensor, _ layer: Layer, batch: Int, positions: [Int32],
+               attention: (Tensor, Tensor, Tensor) -> Tensor) -> Tensor {
+        let c = config
+        let (n, time) = (h.shape[0], h.shape[0] / batch)
+        let group = tensorParallel?.group
+        let (heads, kvHeads) = (localHeads, tensorParallel?.kvHeads ?? c.numKeyValueHeads)
+        let x = enterShards(rmsNorm(h, weight: layer.inputNorm, eps: c.rmsNormEps), group)
+        let q = rope(reshape(matmul(x, layer.q, transposeB: true), [batch, time, heads, c.headDim]),
+                     positions: positions, table: rotary)
+        let k = rope(reshape(matmul(x, kvWeight(layer.k), transposeB: true), [batch, time, kvHeads, c.headDim]),
+                     positions: positions, table: rotary)
+        let v = reshape(matmul(x, kvWeight(layer.v), transposeB: true), [batch, time, kvHeads, c.headDim])
+        let a = attention(q, k, v)  // [B, T, H, hd]
+        let mid = h + sumOverShards(matmul(reshape(a, [n, heads * c.headDim]), layer.o, transposeB: true), group)
+        return mid + sumOverShards(mlp(enterShards(rmsNorm(mid, weight: layer.postNorm, eps: c.rmsNormEps), group), layer), group)
     }
 
     /// Query heads this rank computes (all of them without tensor parallelism).

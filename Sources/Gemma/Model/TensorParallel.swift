@@ -2,7 +2,8 @@ import Autograd
 import NN
 
 /// How a ``GemmaModel`` is split over the `model` axis of the mesh (Megatron layout,
-/// Docs/Distributed.md). With `M` ranks in the group, rank `m` holds:
+/// Docs/Distributed.md). With `M` ranks in the group, rank `m` holds (each parameter's ``GemmaParameter/Split``
+/// in ``GemmaParameter/table``):
 ///
 ///     q_proj, gate_proj, up_proj        rows   (its H/M query heads, its F/M hidden units)
 ///     k_proj, v_proj                    rows when KV >= M (its KV/M heads); otherwise the whole
@@ -35,6 +36,19 @@ public struct TensorParallel {
     /// The layout of `config` over `group`, or an error naming the config key that does not divide.
     public init(config c: GemmaConfig, group: any ShardGroup) throws {
         let m = group.size
+        try Self.check(c, ranks: m)
+        self.group = group
+        heads = c.numAttentionHeads / m
+        sharesKV = c.numKeyValueHeads < m
+        kvHeads = sharesKV ? 1 : c.numKeyValueHeads / m
+        kvHead = sharesKV ? group.rank / (m / c.numKeyValueHeads) : 0
+        let rows = (c.vocabSize + m - 1) / m
+        vocab = VocabShard(group: group, firstRow: group.rank * rows,
+                           validRows: max(0, min(rows, c.vocabSize - group.rank * rows)), vocabulary: c.vocabSize)
+    }
+
+    /// Checks that `config` splits over `ranks` ranks of the `model` axis; the error names the config key.
+    public static func check(_ c: GemmaConfig, ranks m: Int) throws {
         guard c.numAttentionHeads % m == 0 else {
             throw GemmaConfig.InvalidConfig(key: "num_attention_heads", message: "(\(c.numAttentionHeads)) is not a multiple of mesh.model (\(m))")
         }
@@ -50,30 +64,8 @@ public struct TensorParallel {
                 throw GemmaConfig.InvalidConfig(key: "num_key_value_heads", message: "(\(c.numKeyValueHeads)) does not divide mesh.model (\(m))")
             }
         }
-        self.group = group
-        heads = c.numAttentionHeads / m
-        sharesKV = c.numKeyValueHeads < m
-        kvHeads = sharesKV ? 1 : c.numKeyValueHeads / m
-        kvHead = sharesKV ? group.rank / (m / c.numKeyValueHeads) : 0
-        let rows = (c.vocabSize + m - 1) / m
-        vocab = VocabShard(group: group, firstRow: group.rank * rows,
-                           validRows: max(0, min(rows, c.vocabSize - group.rank * rows)), vocabulary: c.vocabSize)
     }
 
-    /// How the parameter called `name` (full shape `shape`) is split.
-    func sharding(_ name: String, fullShape shape: [Int]) -> Sharding {
-        let (p, m) = (rank, size)
-        if name.hasSuffix("q_proj.weight") || name.hasSuffix("gate_proj.weight") || name.hasSuffix("up_proj.weight")
-            || name == "model.embed_tokens.weight" {
-            return Sharding(.rows, fullShape: shape, part: p, parts: m)
-        }
-        if name.hasSuffix("k_proj.weight") || name.hasSuffix("v_proj.weight") {
-            return sharesKV ? Sharding(.replicated, fullShape: shape, sumsGradient: true)
-                            : Sharding(.rows, fullShape: shape, part: p, parts: m)
-        }
-        if name.hasSuffix("o_proj.weight") || name.hasSuffix("down_proj.weight") {
-            return Sharding(.columns, fullShape: shape, part: p, parts: m)
-        }
-        return .replicated(shape)
-    }
+    /// How parameter `p` is split on this rank (its row's ``GemmaParameter/Split``).
+    func sharding(of p: GemmaParameter) -> Sharding { p.sharding(part: rank, parts: size, sharesKV: sharesKV) }
 }

@@ -65,9 +65,9 @@ struct BenchData: ParsableCommand {
                 let directory = (work as NSString).appendingPathComponent("prepared-\(threads)")
                 var preparation = DataPreparation(input: file, output: directory, tokenizer: tok, threads: threads)
                 preparation.force = true
-                let (started, cpuStarted) = (ContinuousClock.now, Self.cpuSeconds())
+                let (started, cpuStarted) = (ContinuousClock.now, processCPUSeconds())
                 let index = try preparation.run()
-                let seconds = (ContinuousClock.now - started).milliseconds / 1000, cpu = Self.cpuSeconds() - cpuStarted
+                let seconds = (ContinuousClock.now - started).milliseconds / 1000, cpu = processCPUSeconds() - cpuStarted
                 printError(String(format: "data prepare, %d thread%@: %.1f s (%.1f CPU s), %.0f tokens/s", threads,
                                   threads == 1 ? "" : "s", seconds, cpu, Double(index.tokens) / seconds))
                 return (directory, seconds, cpu, index.tokens)
@@ -122,10 +122,10 @@ struct BenchData: ParsableCommand {
             }
         }
         if sample.count == sampleMegabytes << 20 { texts.removeLast() }  // probably cut short
-        let (started, cpuStarted) = (ContinuousClock.now, Self.cpuSeconds())
+        let (started, cpuStarted) = (ContinuousClock.now, processCPUSeconds())
         let tokens = texts.reduce(0) { $0 + tokenizer.encode($1).count }
         let seconds = (ContinuousClock.now - started).milliseconds / 1000
-        return (Double(tokens) / seconds, Double(tokens) / (Self.cpuSeconds() - cpuStarted))
+        return (Double(tokens) / seconds, Double(tokens) / (processCPUSeconds() - cpuStarted))
     }
 
     /// What a run does with a prepared `directory` before its first step: open it, cut the rows, and
@@ -148,15 +148,6 @@ struct BenchData: ParsableCommand {
         try body()
         let seconds = (ContinuousClock.now - started).milliseconds / 1000
         return (seconds, Double(Self.status("VmHWM:") - (reset ? before : 0)) / 1_048_576, reset)
-    }
-
-    /// User plus system CPU seconds of this process so far (all threads): on a shared machine the
-    /// per-core figure that other processes' load does not change.
-    static func cpuSeconds() -> Double {
-        var usage = rusage()
-        getrusage(RUSAGE_SELF.rawValue, &usage)
-        let seconds = { (t: timeval) in Double(t.tv_sec) + Double(t.tv_usec) * 1e-6 }
-        return seconds(usage.ru_utime) + seconds(usage.ru_stime)
     }
 
     /// A `/proc/self/status` field in bytes (0 if unreadable).

@@ -59,9 +59,9 @@ struct BenchFilter: ParsableCommand {
                 filtering.dedup = c.dedup
                 filtering.contamination = c.decontaminate ? contamination : nil
                 try? FileManager.default.removeItem(atPath: filtering.output)
-                let (started, cpuStarted) = (ContinuousClock.now, BenchData.cpuSeconds())
+                let (started, cpuStarted) = (ContinuousClock.now, processCPUSeconds())
                 let report = try filtering.run()
-                let seconds = (ContinuousClock.now - started).milliseconds / 1000, cpu = BenchData.cpuSeconds() - cpuStarted
+                let seconds = (ContinuousClock.now - started).milliseconds / 1000, cpu = processCPUSeconds() - cpuStarted
                 try FileManager.default.removeItem(atPath: filtering.output)
                 let mbps = Double(corpusBytes) / 1e6 / seconds, rows = Double(report.rowsIn) / seconds
                 printError(String(format: "%@: %.1f s (%.1f CPU s), %.1f MB/s, %.0f rows/s; ", c.name, seconds, cpu, mbps, rows) + report.summary)

@@ -8,7 +8,9 @@ import Training
 /// `gemma-train bench train --config Configs/bench.yaml [--mesh data=D,model=M]`: trains the configured
 /// model for its steps and prints one JSON line with throughput, model FLOP utilisation against the
 /// same run's sgemm peak (summed over the ranks, each measuring with its own threads at once), and the
-/// largest peak memory of any rank. Under `mpirun` every rank runs it; rank 0 prints.
+/// largest peak memory of any rank, the median CPU seconds a step costs summed over the ranks (the figure
+/// other processes on a shared machine do not change), and the machine. Under `mpirun` every rank runs
+/// it; rank 0 prints.
 struct BenchTrain: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "train", abstract: "Time training steps of a run config; print one JSON line.")
@@ -33,11 +35,14 @@ struct BenchTrain: ParsableCommand {
             guard config.train.steps > warmup else {
                 throw ValidationError("train.steps (\(config.train.steps)) must exceed --warmup (\(warmup))")
             }
-            var times: [Double] = []
+            var times: [Double] = [], cpuTimes: [Double] = []
             var tokensPerStep = 0
+            var cpuBefore = processCPUSeconds()
             try trainer.run { step, tokens, seconds in
                 tokensPerStep = tokens
-                if step > warmup { times.append(seconds) }
+                let cpu = processCPUSeconds()
+                if step > warmup { times.append(seconds); cpuTimes.append(cpu - cpuBefore) }
+                cpuBefore = cpu
             }
             let c = trainer.model.config
             let stepSeconds = median(times)
@@ -47,17 +52,18 @@ struct BenchTrain: ParsableCommand {
             let tokensPerS = Double(tokensPerStep) / stepSeconds
             let gflops = flopsPerToken * tokensPerS / 1e9
             let rss = try mesh.world.communicator.allReduceMax([Double(peakResidentBytes())])[0]
+            let cpuSeconds = try mesh.world.communicator.allReduceSum([median(cpuTimes)])[0]
             guard mesh.isLeader else { return }
             print(jsonObject([
                 ("benchmark", .string("train")), ("config", .string(options.config)),
                 ("tokens_per_step", .int(tokensPerStep)), ("tokens_per_s", .number(tokensPerS)),
-                ("ms_per_step", .number(stepSeconds * 1000)), ("gflops", .number(gflops)),
+                ("ms_per_step", .number(stepSeconds * 1000)), ("cpu_s_per_step", .number(cpuSeconds)),
+                ("gflops", .number(gflops)),
                 ("sgemm_peak_gflops", .number(peak)), ("mfu", .number(gflops / peak)),
                 ("peak_rss_mib", .number(rss / 1_048_576)), ("mesh", .string(mesh.description)),
                 ("zero", .bool(config.mesh.zero)), ("ranks", .int(mesh.world.size)),
-                ("threads", .int(Parallel.threadCount)),
-                ("openblas_coretype", .string(ProcessInfo.processInfo.environment["OPENBLAS_CORETYPE"] ?? "unset")),
-            ]))
+                ("recompute", .string(config.train.recompute.rawValue)), ("threads", .int(Parallel.threadCount)),
+            ] + machineFields()))
         }
     }
 }

@@ -16,3 +16,12 @@ func machineFields() -> [(String, JSONValue)] {
         ("openblas_coretype", .string(ProcessInfo.processInfo.environment["OPENBLAS_CORETYPE"] ?? "unset")),
     ]
 }
+
+/// User plus system CPU seconds of this process so far (all threads): on a shared machine the per-core
+/// figure that other processes' load does not change.
+func processCPUSeconds() -> Double {
+    var usage = rusage()
+    getrusage(RUSAGE_SELF.rawValue, &usage)
+    let seconds = { (t: timeval) in Double(t.tv_sec) + Double(t.tv_usec) * 1e-6 }
+    return seconds(usage.ru_utime) + seconds(usage.ru_stime)
+}

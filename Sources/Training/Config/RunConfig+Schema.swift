@@ -139,6 +139,7 @@ extension RunConfig.Data.Format: ConfigChoice {}
 extension RunConfig.Data.Overlong: ConfigChoice {}
 extension RunConfig.Train.Schedule: ConfigChoice {}
 extension RunConfig.Train.NaNPolicy: ConfigChoice {}
+extension RunConfig.Train.Recompute: ConfigChoice {}
 extension RunConfig.DPO.Loss: ConfigChoice {}
 extension RunConfig.RL.Algorithm: ConfigChoice {}
 extension RunConfig.Data.Filter: ConfigChoice {}
@@ -295,6 +296,8 @@ extension RunConfig {
                             "At a non-finite loss or gradient: stop with an error, or skip the update and count it."),
                 ConfigField("max_skipped_steps", \.train.maxSkippedSteps,
                             "With nan_policy skip: this many skipped steps in a row end the run with an error, saving nothing (>= 1)."),
+                ConfigField("recompute", \.train.recompute,
+                            "Activation recomputation: block keeps only each decoder block's input and recomputes the block in backward (same losses, less memory, slower)."),
             ]),
             ConfigSection(name: "checkpoint", fields: [
                 ConfigField("every", \.checkpoint.every,

@@ -168,6 +168,15 @@ public struct RunConfig: Codable, Equatable, Sendable {
             case skip
         }
 
+        /// Which activations backward recomputes instead of keeping them from the forward pass.
+        public enum Recompute: String, Codable, CaseIterable, Sendable {
+            /// Keep every activation the backward pass needs.
+            case none
+            /// Keep only each decoder block's input; recompute the block's inside during backward (same
+            /// losses and gradients, bit for bit; one more forward pass of the blocks per step).
+            case block
+        }
+
         /// Optimizer steps.
         public var steps: Int
         /// Sequences per optimizer step, whatever the mesh (global batch).
@@ -198,12 +207,15 @@ public struct RunConfig: Codable, Equatable, Sendable {
         /// With `nan_policy: skip`, this many skipped steps in a row end the run with an error (nothing
         /// is saved: the weights that produce them are not worth keeping).
         public var maxSkippedSteps: Int
+        /// Activation recomputation: trade a second forward pass of the decoder blocks for their memory.
+        public var recompute: Recompute
 
         public init(steps: Int = 500, batchSize: Int = 16, microBatchSize: Int = 4, lr: Double = 3.0e-4,
                     minLrRatio: Double = 0.1, schedule: Schedule = .cosine, warmupSteps: Int = 20,
                     weightDecay: Double = 0.01, decayNormsAndEmbeddings: Bool = false, beta1: Double = 0.9,
                     beta2: Double = 0.95, eps: Double = 1.0e-8, gradClip: Double = 1.0, evalEvery: Int = 0,
-                    evalBatches: Int = 0, nanPolicy: NaNPolicy = .abort, maxSkippedSteps: Int = 10) {
+                    evalBatches: Int = 0, nanPolicy: NaNPolicy = .abort, maxSkippedSteps: Int = 10,
+                    recompute: Recompute = .none) {
             self.steps = steps
             self.batchSize = batchSize
             self.microBatchSize = microBatchSize
@@ -221,10 +233,11 @@ public struct RunConfig: Codable, Equatable, Sendable {
             self.evalBatches = evalBatches
             self.nanPolicy = nanPolicy
             self.maxSkippedSteps = maxSkippedSteps
+            self.recompute = recompute
         }
 
         enum CodingKeys: String, CodingKey {
-            case steps, lr, schedule, beta1, beta2, eps
+            case steps, lr, schedule, beta1, beta2, eps, recompute
             case batchSize = "batch_size"
             case microBatchSize = "micro_batch_size"
             case minLrRatio = "min_lr_ratio"

@@ -50,7 +50,8 @@ extension Trainer {
         var last = first - 1  // the last completed step
         var lastSaved = resumed?.path
         log("training \(task.rawValue): \(model.config.parameterCount.total) parameters, \(t.steps) steps of \(t.batchSize) \(objective.batchUnit)"
-            + (mesh.map { " on mesh \($0.description)" } ?? ""))
+            + (mesh.map { " on mesh \($0.description)" } ?? "")
+            + (model.recomputesBlocks ? ", recomputing each decoder block in backward (train.recompute: block)" : ""))
         log(memoryReport())
         for step in first...t.steps {
             try FaultInjection.fromEnvironment?.check(rank: mesh?.worldRank ?? 0, step: step)

@@ -87,6 +87,7 @@ public final class Trainer {
         let initial = try config.model.initFrom.map { try ModelFile.loadAny($0, tensorParallel: split) }
         tokenizer = try Trainer.loadTokenizer(config, initial)
         model = try Trainer.buildModel(config, task: task, initial: initial, split: split, log: self.log)
+        model.recomputesBlocks = config.train.recompute == .block
         guard tokenizer.vocabularySize <= model.config.vocabSize else {
             throw TrainingError("tokenizer.path has \(tokenizer.vocabularySize) pieces, more than the model's vocab_size \(model.config.vocabSize)")
         }
