@@ -44,6 +44,25 @@ final class RLCommandTests: XCTestCase {
         XCTAssertEqual((prompt["completions"] as! [Any]).count, 4)
     }
 
+    /// GRPO runs end to end: its KL (k3, in the loss) is never negative.
+    func testGRPORuns() throws {
+        let r = try rl("grpo", ["--set", "rl.algorithm=grpo", "--set", "rl.generations=2", "--set", "train.steps=3"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        let records = try CommandRunner.records(dir.appendingPathComponent("grpo"))
+        XCTAssertEqual(records.count, 3)
+        XCTAssertEqual((records[0]["kl"] as! NSNumber).doubleValue, 0)  // the policy is the reference at step 1
+        XCTAssertTrue(records.allSatisfy { ($0["kl"] as! NSNumber).doubleValue >= 0 })
+    }
+
+    /// A resumed run must be judged by the reward model its checkpoint was trained against.
+    func testResumeWithAnotherJudgeIsRefused() throws {
+        XCTAssertEqual(try rl("judged", []).status, 0)
+        let copy = dir.appendingPathComponent("other-judge.h5")
+        try FileManager.default.copyItem(atPath: CommandRunner.rlModels.reward, toPath: copy.path)
+        let r = try rl("judged", ["--set", "train.steps=4", "--resume", "auto", "--set", "rl.reward_model=\(copy.path)"])
+        assertError(r, "rl.reward_model is \(copy.path) but the checkpoint")
+    }
+
     func testBadInputIsOneLine() throws {
         let (policy, reward) = CommandRunner.rlModels
         assertError(try rl("reward-policy", ["--init", reward]), "is a reward model; rl trains a causal language model")
