@@ -6,12 +6,16 @@ public enum RowFormat: String, CaseIterable, Sendable {
     case chat
     /// `{"prompt": str | messages, "chosen": str | messages, "rejected": str | messages}`
     case preference
+    /// `{"prompt": str | messages}`: online RL's prompts.
+    case prompt
 
-    /// The format a row's keys say: `messages` is chat, `chosen` and `rejected` preference, `text` text.
+    /// The format a row's keys say: `messages` is chat, `chosen` and `rejected` preference, `text` text,
+    /// `prompt` alone prompts.
     public static func detect(_ row: JSONSpans) -> RowFormat? {
         if row["messages"] != nil { return .chat }
         if row["chosen"] != nil && row["rejected"] != nil { return .preference }
         if row["text"] != nil { return .text }
+        if row["prompt"] != nil { return .prompt }
         return nil
     }
 
@@ -19,7 +23,7 @@ public enum RowFormat: String, CaseIterable, Sendable {
     static func undetectable(_ row: JSONSpans) -> RowFormatError {
         guard case .object(let members) = row else { return RowFormatError("a row must be a JSON object") }
         let keys = members.map { "\"\($0.key)\"" }.joined(separator: ", ")
-        return RowFormatError("cannot tell the format from the keys (\(keys)): expected \"text\", \"messages\" or \"prompt\", \"chosen\" and \"rejected\"")
+        return RowFormatError("cannot tell the format from the keys (\(keys)): expected \"text\", \"messages\", \"prompt\" (with \"chosen\" and \"rejected\", or alone)")
     }
 
     /// The text fields of `row` in order (the string values the format defines: `text`; every message's
@@ -33,8 +37,8 @@ public enum RowFormat: String, CaseIterable, Sendable {
         case .chat:
             guard let messages = row["messages"] else { throw RowFormatError("missing key \"messages\"") }
             return try Self.messages(messages, key: "messages")
-        case .preference:
-            return try ["prompt", "chosen", "rejected"].flatMap { key -> [TextField] in
+        case .preference, .prompt:
+            return try (self == .prompt ? ["prompt"] : ["prompt", "chosen", "rejected"]).flatMap { key -> [TextField] in
                 guard let value = row[key] else { throw RowFormatError("missing key \"\(key)\"") }
                 if case .string(let text, let range) = value { return [TextField(text: text, range: range)] }
                 return try Self.messages(value, key: key)

@@ -193,6 +193,6 @@ final class DataFilterCommandTests: XCTestCase {
         let unknown = try write("unknown.jsonl", [#"{"question": "q", "answer": "a"}"#])
         let undetected = try filter(unknown, path("u.jsonl"))
         XCTAssertEqual(undetected.status, 1)
-        XCTAssertEqual(undetected.stderr, "error: \(unknown):1: cannot tell the format from the keys (\"question\", \"answer\"): expected \"text\", \"messages\" or \"prompt\", \"chosen\" and \"rejected\"; pass --format\n")
+        XCTAssertEqual(undetected.stderr, "error: \(unknown):1: cannot tell the format from the keys (\"question\", \"answer\"): expected \"text\", \"messages\", \"prompt\" (with \"chosen\" and \"rejected\", or alone); pass --format\n")
     }
 }

@@ -23,8 +23,10 @@ final class RLCommandTests: XCTestCase {
 
     func testRunLogsTheRLMetricsAndSamples() throws {
         let r = try rl("run", ["--set", "rl.log_samples_every=1", "--set", "train.eval_every=2",
-                               "--set", "data.eval=Configs/data/prompts-eval.jsonl", "--set", "train.eval_batches=1"])
+                               "--set", "data.eval=Configs/data/prompts-eval.jsonl", "--set", "train.eval_batches=1",
+                               "--set", "data.filters=pii,dedup"])
         XCTAssertEqual(r.status, 0, r.stderr)
+        XCTAssertTrue(r.stderr.contains("data.filters [pii, dedup]: ") && r.stderr.contains(" out (prompt)"), r.stderr)
         let records = try CommandRunner.records(dir.appendingPathComponent("run"))
         XCTAssertEqual(records.count, 2)
         for key in ["reward", "reward_std", "kl", "entropy", "completion_length", "completions/clipped_ratio", "clip_ratio",

@@ -24,7 +24,7 @@ struct DataFilter: ParsableCommand {
     @Option(name: .customLong("out"), help: ArgumentHelp("The JSONL file to write (must not exist unless --force).", valueName: "file"))
     var output: String
 
-    @Option(help: ArgumentHelp("text, chat or preference (default: told from the first row's keys).", valueName: "format"))
+    @Option(help: ArgumentHelp("text, chat, preference or prompt (default: told from the first row's keys).", valueName: "format"))
     var format: String?
 
     @Option(help: ArgumentHelp("scrub (replace matches with <EMAIL>, <PHONE>, ...), drop (the row) or off.", valueName: "mode"))
@@ -56,7 +56,7 @@ struct DataFilter: ParsableCommand {
 
     func validate() throws {
         guard format.map({ RowFormat(rawValue: $0) != nil }) ?? true else {
-            throw ValidationError("--format must be text, chat or preference, got \(format!)")
+            throw ValidationError("--format must be text, chat, preference or prompt, got \(format!)")
         }
         guard DataFiltering.PIIMode(rawValue: pii) != nil else { throw ValidationError("--pii must be scrub, drop or off, got \(pii)") }
         guard DataFiltering.DedupMode(rawValue: dedup) != nil else { throw ValidationError("--dedup must be exact, near or off, got \(dedup)") }

@@ -16,7 +16,7 @@ public final class LanguageModelObjective: TrainingObjective {
     /// Pretraining: `data.train`/`data.eval` are text (`.txt`, `.jsonl`) or prepared directories.
     public static func pretraining(_ context: ObjectiveContext) throws -> LanguageModelObjective {
         let d = context.config.data
-        return try LanguageModelObjective(context) { path in
+        return try LanguageModelObjective(context, format: .text) { path in
             try TrainingData.textRows(path, tokenizer: context.tokenizer, seqLen: d.seqLen, packing: d.packing,
                                       overlong: context.overlong, skipBadRows: d.skipBadRows)
         }
@@ -26,7 +26,7 @@ public final class LanguageModelObjective: TrainingObjective {
     public static func supervisedFineTuning(_ context: ObjectiveContext) throws -> LanguageModelObjective {
         let d = context.config.data
         let template = try ChatTemplate(tokenizer: context.tokenizer)
-        return try LanguageModelObjective(context) { path in
+        return try LanguageModelObjective(context, format: .chat) { path in
             try TrainingData.requireFile(path, format: "chat")
             let loaded = try TrainingData.chat(path, template: template, seqLen: d.seqLen, packing: d.packing,
                                                overlong: context.overlong, skipBadRows: d.skipBadRows)
@@ -34,9 +34,10 @@ public final class LanguageModelObjective: TrainingObjective {
         }
     }
 
-    init(_ context: ObjectiveContext, rows: (String) throws -> (rows: any RowSource<PackedRow>, report: DataReport)) throws {
+    /// `rows` reads a file of `format` (which `data.filters` filters as).
+    init(_ context: ObjectiveContext, format: RowFormat, rows: (String) throws -> (rows: any RowSource<PackedRow>, report: DataReport)) throws {
         self.context = context
-        (train, eval) = try context.loadSplit(rows)
+        (train, eval) = try context.loadSplit(format: format, rows)
     }
 
     public var trainingRows: Int { train.rows.count }

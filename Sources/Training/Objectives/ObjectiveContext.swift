@@ -35,10 +35,10 @@ public struct ObjectiveContext {
     /// Loads `data.train` (which must yield rows; filtered first with `data.filters`, ``loadTraining(_:)``)
     /// and `data.eval` with `load`, logging their reports; returns the training rows in their sample order
     /// and the evaluation rows.
-    func loadSplit<Row>(_ load: (String) throws -> (rows: any RowSource<Row>, report: DataReport)) throws
+    func loadSplit<Row>(format: RowFormat, _ load: (String) throws -> (rows: any RowSource<Row>, report: DataReport)) throws
         -> (train: BatchSchedule<Row>, eval: any RowSource<Row>) {
         let d = config.data
-        let train = try loadTraining(load)
+        let train = try loadTraining(format: format, load)
         log("train data \(train.report)")
         guard train.rows.count > 0 else { throw TrainingError("\(d.train): no training rows (\(train.report))") }
         var eval: any RowSource<Row> = [Row]()

@@ -76,7 +76,7 @@ public final class PolicyGradientObjective: TrainingObjective {
         closing = context.tokenizer.encode(ChatTemplate.endOfTurn + "\n")
         stopTokens = context.tokenizer.stopTokens
         var loaded: [[[Int32]]] = []  // the training prompts, then the evaluation prompts
-        let (schedule, _) = try context.loadSplit { path -> (rows: any RowSource<Int>, report: DataReport) in
+        let (schedule, _) = try context.loadSplit(format: .prompt) { path -> (rows: any RowSource<Int>, report: DataReport) in
             let read = try TrainingData.prompts(path, template: template, maxLength: config.data.seqLen - rl.maxNewTokens,
                                                 overlong: context.overlong, skipBadRows: config.data.skipBadRows)
             loaded.append(read.prompts)

@@ -36,7 +36,7 @@ public final class PreferenceObjective: TrainingObjective {
                               labelSmoothing: Float(d.dpo.labelSmoothing))
         let template = try ChatTemplate(tokenizer: context.tokenizer)
         var loaded: [[CompletionPair]] = []  // the training pairs, then the evaluation pairs
-        let (schedule, _) = try context.loadSplit { path -> (rows: any RowSource<Int>, report: DataReport) in
+        let (schedule, _) = try context.loadSplit(format: .preference) { path -> (rows: any RowSource<Int>, report: DataReport) in
             try TrainingData.requireFile(path, format: "preference")
             let read = try TrainingData.completionPairs(path, template: template, seqLen: d.data.seqLen, overlong: context.overlong,
                                                         skipBadRows: d.data.skipBadRows)

@@ -15,7 +15,7 @@ public final class RewardObjective: TrainingObjective {
         self.context = context
         let d = context.config.data
         let template = try ChatTemplate(tokenizer: context.tokenizer)
-        (train, eval) = try context.loadSplit { path in
+        (train, eval) = try context.loadSplit(format: .preference) { path in
             try TrainingData.requireFile(path, format: "preference")
             let loaded = try TrainingData.preferences(path, template: template, seqLen: d.seqLen, overlong: context.overlong,
                                                       skipBadRows: d.skipBadRows)
