@@ -4,7 +4,8 @@ import Foundation
 /// LoRA checkpoints: a training checkpoint of a LoRA run holds only the trainable tensors in `/params`
 /// (the adapters, and `score.weight` on a reward model) and names the frozen base it adapts in the root
 /// attribute `lora` (JSON ``AdapterHeader``). Loading one loads that base, checks its checksum and
-/// returns the base with the adapters merged in.
+/// returns the base with the adapters merged in (``load(_:tensorParallel:)``), or unmerged
+/// (``loadLoRA(_:)``).
 extension ModelFile {
     /// The root attribute naming a LoRA checkpoint's adaptation and base.
     public static let loraAttribute = "lora"
@@ -46,8 +47,24 @@ extension ModelFile {
         return header
     }
 
+    /// A LoRA checkpoint as trained: the base with its adapters (not merged), the header and the stored
+    /// tokenizer. Throws, naming the file, when it is not a LoRA checkpoint.
+    public static func loadLoRA(_ path: String) throws -> (model: GemmaModel, header: AdapterHeader, tokenizer: [UInt8]?) {
+        let file = try H5File.open(path)
+        let kind = (try? file.stringAttribute("kind")).flatMap(GemmaModel.Head.init(rawValue:)) ?? .causalLM
+        guard file.hasAttribute("config"), let header = try adapterHeader(file, path: path) else {
+            throw FormatError(path: path, message: "holds no LoRA adapters (not a checkpoint of a run with model.lora)")
+        }
+        let config: GemmaConfig
+        do { config = try JSONDecoder().decode(GemmaConfig.self, from: Data(try file.stringAttribute("config").utf8)) } catch {
+            throw FormatError(path: path, message: "attribute /@config is not a valid model config")
+        }
+        let tokenizer = file.contains(tokenizerDataset) ? try file.readBytes(tokenizerDataset) : nil
+        return (try loadAdapted(file, path: path, header: header, config: config, head: kind), header, tokenizer)
+    }
+
     /// Loads the base `header` names, checks it is the one the adapters were trained on, reads the
-    /// trainable tensors of `file` and returns the merged model.
+    /// trainable tensors of `file` and returns the adapted model (not merged).
     static func loadAdapted(_ file: H5File, path: String, header: AdapterHeader, config: GemmaConfig,
                             head: GemmaModel.Head) throws -> GemmaModel {
         let base = try loadAny(header.base).model
@@ -70,6 +87,6 @@ extension ModelFile {
             }
             store.tensor(i).data.update(from: try file.readFloats(dataset).values, count: e.count)
         }
-        return model.merged()
+        return model
     }
 }

@@ -84,7 +84,7 @@ public enum ModelFile {
             guard try tensorParallel(config) == nil else {
                 throw FormatError(path: path, message: "a LoRA checkpoint cannot be loaded split over a model axis")
             }
-            return Contents(model: try loadAdapted(file, path: path, header: header, config: config, head: head), tokenizer: tokenizer)
+            return Contents(model: try loadAdapted(file, path: path, header: header, config: config, head: head).merged(), tokenizer: tokenizer)
         }
         let model = GemmaModel(config: config, head: head, tensorParallel: try tensorParallel(config))
         for (i, e) in model.parameters.entries.enumerated() {

@@ -254,6 +254,8 @@ extension RunConfig {
                 ConfigField("lora.alpha", \.model.lora.alpha, "LoRA's lora_alpha: the adapters' output is scaled by alpha / rank."),
                 ConfigField("lora.dropout", \.model.lora.dropout, "Dropout on the adapters' input; only 0 is supported."),
                 ConfigField("lora.targets", \.model.lora.targets, "The projections LoRA adapts (PEFT's module names)."),
+                ConfigField("lora.init", \.model.lora.initFrom, typeName: "path",
+                            "A PEFT adapter directory to start the adapters from (same rank, alpha and targets); null = A random, B zero."),
             ]),
             ConfigSection(name: "tokenizer", fields: [
                 ConfigField("path", \.tokenizer.path, typeName: "path",

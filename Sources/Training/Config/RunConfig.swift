@@ -85,10 +85,17 @@ public struct RunConfig: Codable, Equatable, Sendable {
             public var dropout: Double
             /// The adapted weights.
             public var targets: [LoRATarget]
+            /// A PEFT adapter directory to start the adapters from (`init` in YAML); nil = PEFT's initialisation.
+            public var initFrom: String?
 
             public init(rank: Int? = nil, alpha: Double = 32, dropout: Double = 0,
-                        targets: [LoRATarget] = LoRATarget.allCases) {
-                (self.rank, self.alpha, self.dropout, self.targets) = (rank, alpha, dropout, targets)
+                        targets: [LoRATarget] = LoRATarget.allCases, initFrom: String? = nil) {
+                (self.rank, self.alpha, self.dropout, self.targets, self.initFrom) = (rank, alpha, dropout, targets, initFrom)
+            }
+
+            enum CodingKeys: String, CodingKey {
+                case rank, alpha, dropout, targets
+                case initFrom = "init"
             }
         }
 

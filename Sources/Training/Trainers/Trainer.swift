@@ -181,7 +181,7 @@ public final class Trainer {
     /// The model: architecture from `model.preset` / `model.path` (or `model.init`), weights from
     /// `model.init` when given, else Hugging Face's initialisation seeded by `run.seed`; this rank's
     /// shards when the mesh has a `model` axis. With `model.lora` the weights are frozen and the adapters
-    /// start as PEFT's (seeded by `run.seed`).
+    /// start as PEFT's (seeded by `run.seed`) or from the PEFT adapter `model.lora.init`.
     static func buildModel(_ config: RunConfig, task: Task, initial: ModelFile.Contents?, split: TensorParallel.Choice,
                            log: (String) -> Void) throws -> GemmaModel {
         let head = task.head
@@ -201,6 +201,11 @@ public final class Trainer {
         let model = GemmaModel(config: architecture, head: head, tensorParallel: try split(architecture), lora: lora)
         model.initialize(seed: UInt64(config.run.seed))
         model.initializeAdapters(seed: UInt64(config.run.seed))
+        if let adapter = settings.initFrom {
+            do { try PEFTAdapter.load(adapter, into: model) } catch let error as ModelFile.FormatError {
+                throw TrainingError("model.lora.init: \(error)")
+            }
+        }
         if let initial {
             guard initial.model.config == architecture else {
                 throw TrainingError("model.init \(config.model.initFrom!) has a different architecture from the run's model config")
