@@ -100,4 +100,30 @@ final class LoRATests: XCTestCase {
         XCTAssertNotEqual(got, withNoGrad { base.logits(ids: ids, batch: 2) }.scalars)
         XCTAssertNotEqual(merged.baseChecksum(), base.baseChecksum())
     }
+
+    /// With activation recomputation (`train.recompute: block`) the adapters' gradients are bitwise the
+    /// same: the recomputed block reads them as parameters.
+    func testRecomputedBlocksGiveTheSameAdapterGradients() {
+        let model = models(randomB: true).adapted
+        func gradients() -> [UInt32] {
+            model.parameters.zeroGradients()
+            model.loss(ids: ids, targets: targets, batch: 2).loss.backward()
+            return model.parameters.gradients.scalars.map(\.bitPattern)
+        }
+        let direct = gradients()
+        model.recomputesBlocks = true
+        XCTAssertEqual(gradients(), direct)
+        XCTAssertTrue(direct.contains { $0 != 0 })
+    }
+
+    /// A reward model keeps `score.weight` trainable (the one trainable tensor of the table, right before
+    /// the adapters) and its merged model keeps the head.
+    func testRewardHeadStaysTrainable() {
+        let model = GemmaModel(config: config, head: .reward, lora: LoRA(rank: 2, alpha: 4, targets: ["v_proj"]))
+        let trainable = model.parameters.entries.filter(\.trainable).map(\.name)
+        XCTAssertEqual(trainable, ["score.weight"] + (0..<2).flatMap { i in
+            ["model.layers.\(i).self_attn.v_proj.lora_A.weight", "model.layers.\(i).self_attn.v_proj.lora_B.weight"]
+        })
+        XCTAssertEqual(model.merged().head, .reward)
+    }
 }

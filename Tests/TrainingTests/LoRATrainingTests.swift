@@ -95,6 +95,24 @@ final class LoRATrainingTests: XCTestCase {
         XCTAssertEqual(straight.lastLoss.bitPattern, resumed.lastLoss.bitPattern)
     }
 
+    /// LoRA on a reward model: the score head trains with the adapters, the base does not move.
+    func testLoRARewardTrainsTheScoreHead() throws {
+        let base = try baseModel()
+        let c = try config("reward-tiny", ["model.init=\(base.path)", "model.lora.rank=4", "data.seq_len=64", "train.batch_size=4",
+                                           "train.micro_batch_size=2", "train.steps=3", "train.warmup_steps=1", "train.eval_every=0"])
+        let trainer = try Trainer(config: c, task: .reward, log: { _ in })
+        let scoreBefore = trainer.model.parameters["score.weight"]!.scalars
+        let summary = try trainer.run()
+        let store = trainer.model.parameters
+        XCTAssertNotEqual(store["score.weight"]!.scalars, scoreBefore)
+        for (i, e) in store.entries.enumerated() where !e.trainable {
+            XCTAssertTrue(memcmp(store.tensor(i).data, base.model.parameters[e.name]!.data, e.count * 4) == 0, e.name)
+        }
+        let loaded = try ModelFile.load(summary.checkpoint).model
+        XCTAssertEqual(loaded.head, .reward)
+        XCTAssertEqual(loaded.parameters["score.weight"]!.scalars, store["score.weight"]!.scalars)
+    }
+
     /// A checkpoint of another adaptation (here: of no LoRA at all) is refused on resume, naming both.
     func testResumeRefusesAnotherAdaptation() throws {
         let base = try baseModel()

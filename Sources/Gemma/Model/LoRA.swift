@@ -94,12 +94,13 @@ extension GemmaModel {
         return plain
     }
 
-    /// A checksum of the base weights (every tensor of ``parameterTable``, not the adapters): FNV-1a over
-    /// the Float32 bit patterns in store order, as 16 hex digits. A LoRA checkpoint records it to find
-    /// the base it adapts.
+    /// A checksum of the base weights (the tensors of ``parameterTable`` but a reward model's `score`
+    /// head, which a LoRA run trains; never the adapters): FNV-1a over the Float32 bit patterns in store
+    /// order, as 16 hex digits. A LoRA checkpoint records it to find the base it adapts.
     public func baseChecksum() -> String {
         var h: UInt64 = 0xcbf2_9ce4_8422_2325
-        for (i, e) in parameters.entries.prefix(parameterTable.count).enumerated() {
+        for (i, p) in parameterTable.enumerated() where p.role != .score {
+            let e = parameters.entries[i]
             let x = parameters.tensor(i).data
             for j in 0..<e.count { h = (h ^ UInt64(x[j].bitPattern)) &* 0x100_0000_01b3 }
         }
