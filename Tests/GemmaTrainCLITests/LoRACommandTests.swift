@@ -42,6 +42,21 @@ final class LoRACommandTests: TinyModelTestCase {
         XCTAssertEqual(continued.status, 0, continued.stderr)
     }
 
+    /// pretrain, dpo and rl share the trainer: each runs 2 steps with LoRA and reports its trainable
+    /// parameters.
+    func testEveryTaskRunsWithLoRA() throws {
+        for task in ["pretrain", "dpo", "rl"] {
+            let initial = task == "rl" ? [] : ["--set", "model.init=\(model)"]
+            let r = try CommandRunner.inRoot {
+                try CommandRunner.run([task, "--config", "Configs/\(task)-tiny.yaml", "--set", "run.dir=\(dir.appendingPathComponent(task).path)",
+                                       "--set", "train.steps=2", "--set", "model.lora.rank=2"]
+                                      + CommandRunner.shortRun + CommandRunner.taskData(task) + initial)
+            }
+            XCTAssertEqual(r.status, 0, "\(task): \(r.stderr)")
+            XCTAssertTrue(r.stderr.contains("LoRA rank 2"), "\(task): \(r.stderr)")
+        }
+    }
+
     func testBadLoRAInputIsOneLine() throws {
         let notLoRA = try CommandRunner.run(["convert", "--from", model, "--to", dir.appendingPathComponent("x").path, "--adapter"])
         XCTAssertEqual(notLoRA.status, 1)
