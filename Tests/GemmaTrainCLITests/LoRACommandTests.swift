@@ -57,22 +57,23 @@ final class LoRACommandTests: TinyModelTestCase {
         }
     }
 
-    /// LoRA SFT on a data axis (ZeRO-1 over the adapters' state, or all-reduced adapter gradients) logs
-    /// the one-process curve (1e-4 relative), as the mesh tests require of full training.
-    func testSameLoRACurveOnTwoDataRanks() throws {
+    /// LoRA SFT on every mesh (a data axis with ZeRO-1 over the adapters' state or all-reduced adapter
+    /// gradients; a model axis with the adapters split as their weights, the tiny model's one kv head
+    /// shared) logs the one-process curve (1e-4 relative), as the mesh tests require of full training.
+    func testSameLoRACurveOnEveryMesh() throws {
         var reference: [Double]?
-        for (data, zero) in [(1, true), (2, true), (2, false)] {
-            let run = dir.appendingPathComponent("mesh-\(data)-\(zero)")
-            let r = try CommandRunner.mpirun(data, ["sft", "--config", "Configs/sft-tiny.yaml", "--mesh", "data=\(data),model=1",
+        for (data, modelAxis, zero) in [(1, 1, true), (2, 1, true), (2, 1, false), (1, 2, true), (2, 2, true)] {
+            let run = dir.appendingPathComponent("mesh-\(data)x\(modelAxis)-\(zero)")
+            let r = try CommandRunner.mpirun(data * modelAxis, ["sft", "--config", "Configs/sft-tiny.yaml", "--mesh", "data=\(data),model=\(modelAxis)",
                                                     "--set", "run.dir=\(run.path)", "--set", "mesh.zero=\(zero)", "--set", "train.steps=10",
                                                     "--set", "model.init=\(model)", "--set", "model.lora.rank=4", "--set", "train.lr=1e-2"]
                                              + CommandRunner.shortRun)
-            XCTAssertEqual(r.status, 0, "data=\(data) zero=\(zero): \(r.stderr)")
+            XCTAssertEqual(r.status, 0, "\(data)x\(modelAxis) zero=\(zero): \(r.stderr)")
             let curve = try CommandRunner.losses(run)
             XCTAssertEqual(curve.count, 10)
             guard let reference else { reference = curve; continue }
             for (step, (a, b)) in zip(reference, curve).enumerated() {
-                XCTAssertEqual(b, a, accuracy: 1e-4 * abs(a), "data=\(data) zero=\(zero) step \(step + 1)")
+                XCTAssertEqual(b, a, accuracy: 1e-4 * abs(a), "\(data)x\(modelAxis) zero=\(zero) step \(step + 1)")
             }
             XCTAssertNotEqual(curve.first, curve.last)
         }

@@ -75,7 +75,6 @@ public final class GemmaModel {
     ///   - lora: adapt the projections with LoRA: the table's weights are frozen (the reward head's
     ///     `score` stays trainable) and the adapters are zero until ``initializeAdapters(seed:)``.
     public init(config: GemmaConfig, head: Head = .causalLM, tensorParallel: TensorParallel? = nil, lora: LoRA? = nil) {
-        precondition(lora == nil || tensorParallel == nil, "GemmaModel: LoRA on a model split over ranks is not supported")
         self.config = config
         self.head = head
         self.tensorParallel = tensorParallel
@@ -115,8 +114,9 @@ public final class GemmaModel {
         if let lora {
             for p in table where lora.adapts(p) {
                 let names = LoRA.adapterNames(of: p.name)
-                store.add(names.a, shape: [lora.rank, p.shape[1]], decay: p.decays)
-                store.add(names.b, shape: [p.shape[0], lora.rank], decay: p.decays)
+                let (a, b) = lora.shardings(of: tp?.sharding(of: p) ?? .replicated(p.shape))
+                store.add(names.a, shape: a.localShape, decay: p.decays, sharding: a)
+                store.add(names.b, shape: b.localShape, decay: p.decays, sharding: b)
             }
         }
         store.finalize()
@@ -222,9 +222,9 @@ public final class GemmaModel {
         let ad = layer.adapters
         let q = rope(reshape(project(x, layer.q, ad[.q]), [batch, time, heads, c.headDim]),
                      positions: positions, table: rotary)
-        let k = rope(reshape(project(x, kvWeight(layer.k), ad[.k]), [batch, time, kvHeads, c.headDim]),
+        let k = rope(reshape(project(x, kvWeight(layer.k), ad[.k].map(kvAdapter)), [batch, time, kvHeads, c.headDim]),
                      positions: positions, table: rotary)
-        let v = reshape(project(x, kvWeight(layer.v), ad[.v]), [batch, time, kvHeads, c.headDim])
+        let v = reshape(project(x, kvWeight(layer.v), ad[.v].map(kvAdapter)), [batch, time, kvHeads, c.headDim])
         let a = attention(q, k, v)  // [B, T, H, hd]
         let mid = h + sumOverShards(project(reshape(a, [n, heads * c.headDim]), layer.o, ad[.o]), group)
         return mid + sumOverShards(mlp(enterShards(rmsNorm(mid, weight: layer.postNorm, eps: c.rmsNormEps), group), layer), group)
@@ -240,6 +240,10 @@ public final class GemmaModel {
         let hd = config.headDim
         return slice(w, axis: 0, (tp.kvHead * hd)..<((tp.kvHead + 1) * hd))
     }
+
+    /// The adapter of a k or v projection as this rank uses it: B's rows of its kv head when the ranks
+    /// share the kv heads (``kvWeight(_:)``).
+    func kvAdapter(_ adapter: Adapter) -> Adapter { Adapter(a: adapter.a, b: kvWeight(adapter.b)) }
 
     /// GeGLU feed-forward: `(gelu_tanh(x·Wgateᵀ) ⊙ x·Wupᵀ)·Wdownᵀ`, `x: [N, D]` → `[N, D]` (this rank's
     /// partial sum over its `F/M` units under tensor parallelism).

@@ -38,6 +38,24 @@ public struct LoRA: Sendable, Equatable {
         parameter.loraTarget.map(targets.contains) ?? false
     }
 
+    /// How `A: [r, in]` and `B: [out, r]` of the weight with sharding `weight` split over the `model` axis
+    /// (Megatron's layout, Docs/Distributed.md): a column-parallel weight (rows split) splits B's rows
+    /// and keeps A whole; a row-parallel weight (columns split) splits A's columns and keeps B whole (its
+    /// rank's partial `B·(A_m·x_m)` joins the projection's sum over the axis); a whole kept tensor's
+    /// gradient is summed over the axis, each rank having its part of it.
+    public func shardings(of weight: Sharding) -> (a: Sharding, b: Sharding) {
+        let (out, input) = (weight.fullShape[0], weight.fullShape[1])
+        let (a, b) = ([rank, input], [out, rank])
+        let (part, parts) = (weight.part, weight.parts)
+        guard parts > 1 || weight.sumsGradient else { return (.replicated(a), .replicated(b)) }
+        let whole = { (shape: [Int]) in Sharding(.replicated, fullShape: shape, sumsGradient: true) }
+        switch weight.split {
+        case .rows: return (whole(a), Sharding(.rows, fullShape: b, part: part, parts: parts))
+        case .columns: return (Sharding(.columns, fullShape: a, part: part, parts: parts), whole(b))
+        case .replicated: return (whole(a), whole(b))  // k/v shared by the ranks
+        }
+    }
+
     /// The names of the `A` and `B` matrices of the weight called `weight` (`….q_proj.weight`).
     public static func adapterNames(of weight: String) -> (a: String, b: String) {
         precondition(weight.hasSuffix(".weight"), "LoRA.adapterNames: \(weight) is not a weight")
@@ -61,17 +79,16 @@ extension GemmaModel {
     }
 
     /// PEFT's initialisation of every adapter: `A` uniform(±1/sqrt(in)) from `seed`, drawn over the full
-    /// matrices in store order, `B` zero.
+    /// matrices in store order (so any split over a `model` axis starts from the same adapters), `B` zero.
     public func initializeAdapters(seed: UInt64) {
         var rng = RandomGenerator(seed: seed)
         for (i, e) in parameters.entries.enumerated().dropFirst(parameterTable.count) {
             let values = parameters.tensor(i).data
-            if e.name.hasSuffix(".lora_A.weight") {
-                let bound = 1 / Float(e.shape[1]).squareRoot()
-                for j in 0..<e.count { values[j] = (2 * rng.nextUniform() - 1) * bound }
-            } else {
-                values.update(repeating: 0, count: e.count)
-            }
+            guard e.name.hasSuffix(".lora_A.weight") else { values.update(repeating: 0, count: e.count); continue }
+            let full = e.sharding.fullShape
+            let bound = 1 / Float(full[1]).squareRoot()
+            let drawn = (0..<full.reduce(1, *)).map { _ in (2 * rng.nextUniform() - 1) * bound }
+            drawn.withUnsafeBufferPointer { e.sharding.extract(from: $0.baseAddress!, into: values) }
         }
     }
 

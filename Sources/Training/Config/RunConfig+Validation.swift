@@ -46,7 +46,6 @@ extension RunConfig {
             try require(!model.lora.targets.isEmpty, "model.lora.targets", "must name at least one projection")
             try nonEmpty(model.lora.initFrom, "model.lora.init")
             try require(model.initFrom != nil, "model.init", "model.lora adapts a base model: set model.init to its weights")
-            try require(mesh.model == 1, "mesh.model", "model.lora does not support a model axis yet, got \(mesh.model)")
         }
 
         try nonEmpty(tokenizer.path, "tokenizer.path")
