@@ -72,8 +72,9 @@ final class TensorParallelTests: XCTestCase {
 
     struct UncheckedBox<T>: @unchecked Sendable { let value: T; init(_ v: T) { value = v } }
 
-    /// Loss and full gradients (by name) of `config` split over `m` ranks, checked against one rank.
-    func check(_ config: GemmaConfig, ranks m: Int, head: GemmaModel.Head = .causalLM,
+    /// Loss and full gradients (by name) of `config` split over `m` ranks, checked against one rank; with
+    /// `lora`, of the adapters (B random, the same full values on every rank) over the frozen weights.
+    func check(_ config: GemmaConfig, ranks m: Int, head: GemmaModel.Head = .causalLM, lora: LoRA? = nil,
                file: StaticString = #filePath, line: UInt = #line) {
         let (batch, time) = (2, 6)
         let ids: [Int32] = (0..<(batch * time)).map { Int32(($0 * 7 + 3) % config.vocabSize) }
@@ -87,24 +88,33 @@ final class TensorParallelTests: XCTestCase {
             }
             return model.loss(ids: ids, targets: targets, batch: batch).loss
         }
-        let whole = GemmaModel(config: config, head: head)
-        whole.initialize(seed: 11)
+        @Sendable func initialize(_ model: GemmaModel) {
+            model.initialize(seed: 11)
+            model.initializeAdapters(seed: 12)
+            var rng = RandomGenerator(seed: 13)
+            for (i, e) in model.parameters.entries.enumerated() where e.name.hasSuffix(".lora_B.weight") {
+                let full = (0..<e.sharding.fullShape.reduce(1, *)).map { _ in 0.3 * rng.nextNormal() }
+                full.withUnsafeBufferPointer { e.sharding.extract(from: $0.baseAddress!, into: model.parameters.tensor(i).data) }
+            }
+        }
+        let whole = GemmaModel(config: config, head: head, lora: lora)
+        initialize(whole)
         let wholeLoss = lossOf(whole)
         wholeLoss.backward()
 
         let group = ThreadGroup(size: m)
         let results = Self.onThreads(m) { rank -> (loss: Float, grads: [String: [Float]], model: GemmaModel) in
             let tp = try! TensorParallel(config: config, group: Member(rank: rank, group: group))
-            let model = GemmaModel(config: config, head: head, tensorParallel: tp)
-            model.initialize(seed: 11)
+            let model = GemmaModel(config: config, head: head, tensorParallel: tp, lora: lora)
+            initialize(model)
             let loss = lossOf(model)
             loss.backward()
             var grads: [String: [Float]] = [:]
-            for (i, e) in model.parameters.entries.enumerated() { grads[e.name] = model.parameters.tensor(i).grad!.scalars }
+            for (i, e) in model.parameters.entries.enumerated() where e.trainable { grads[e.name] = model.parameters.tensor(i).grad!.scalars }
             return (loss.item, grads, model)
         }
         for r in results { XCTAssertEqual(r.loss, wholeLoss.item, accuracy: 1e-5 * abs(wholeLoss.item), "loss", file: file, line: line) }
-        for (i, e) in results[0].model.parameters.entries.enumerated() {
+        for (i, e) in results[0].model.parameters.entries.enumerated() where e.trainable {
             let expected = whole.parameters[e.name]!.grad!.scalars
             var full = [Float](repeating: 0, count: expected.count)
             for (rank, r) in results.enumerated() {
@@ -141,6 +151,15 @@ final class TensorParallelTests: XCTestCase {
         mha.numKeyValueHeads = 4
         check(mha, ranks: 2)
         check(base, ranks: 2, head: .reward)
+    }
+
+    /// LoRA adapters split as their weights: kv heads split (KV 2, M 2), shared (KV 2, M 4), and a reward
+    /// model whose score head trains with them.
+    func testLoRAAdaptersSplitAsTheirWeights() {
+        let lora = LoRA(rank: 3, alpha: 6, targets: LoRA.targetNames)
+        check(base, ranks: 2, lora: lora)
+        check(base, ranks: 4, lora: lora)
+        check(base, ranks: 2, head: .reward, lora: LoRA(rank: 2, alpha: 2, targets: ["k_proj", "o_proj", "up_proj"]))
     }
 
     func testHeadsThatDoNotDivideNameTheKey() {

@@ -53,8 +53,8 @@ public enum ModelFile {
     }
 
     /// Reads a model file written by ``save(_:tokenizer:to:)``, or the model of a training checkpoint
-    /// (version ``checkpointVersion``); every tensor is checked against the config's shapes and its
-    /// checksum.
+    /// (version ``checkpointVersion``; a LoRA run's is merged into its base, ModelFile+LoRA.swift); every
+    /// tensor is checked against the config's shapes and its checksum.
     public static func load(_ path: String, tensorParallel: TensorParallel.Choice = { _ in nil }) throws -> Contents {
         let file = try H5File.open(path)
         let format = try? file.stringAttribute("format")
@@ -79,6 +79,13 @@ public enum ModelFile {
         guard let head = GemmaModel.Head(rawValue: kind) else {
             throw FormatError(path: path, message: "unknown model kind '\(kind)' (expected causal-lm or reward-model)")
         }
+        let tokenizer = file.contains(tokenizerDataset) ? try file.readBytes(tokenizerDataset) : nil
+        if let header = try adapterHeader(file, path: path) {
+            guard try tensorParallel(config) == nil else {
+                throw FormatError(path: path, message: "a LoRA checkpoint cannot be loaded split over a model axis")
+            }
+            return Contents(model: try loadAdapted(file, path: path, header: header, config: config, head: head).merged(), tokenizer: tokenizer)
+        }
         let model = GemmaModel(config: config, head: head, tensorParallel: try tensorParallel(config))
         for (i, e) in model.parameters.entries.enumerated() {
             let dataset = "\(paramsGroup)/\(e.name)"
@@ -90,7 +97,6 @@ public enum ModelFile {
             let block = e.sharding.block  // this rank's part only
             e.sharding.fill(model.parameters.tensor(i).data, fromBlock: try file.readFloats(dataset, offset: block.offset, count: block.count))
         }
-        let tokenizer = file.contains(tokenizerDataset) ? try file.readBytes(tokenizerDataset) : nil
         return Contents(model: model, tokenizer: tokenizer)
     }
 }

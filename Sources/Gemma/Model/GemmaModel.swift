@@ -15,12 +15,17 @@ import NN
 ///     logits = rmsNorm(h, norm) · Eᵀ                              // tied output
 ///
 /// Parameters live in one ``ParameterStore`` under Hugging Face's names, as ``GemmaParameter/table`` lists them.
+/// With ``LoRA`` the table's weights are frozen and each target projection gains trainable adapters,
+/// stored after them (PEFT's names).
 public final class GemmaModel {
     public let config: GemmaConfig
     /// Every parameter's row of the table (``GemmaParameter/all(_:head:)``), in the order of
     /// ``parameters``' entries.
     public let parameterTable: [GemmaParameter]
+    /// The table's parameters, then (with ``lora``) the adapters.
     public let parameters: ParameterStore
+    /// The low-rank adaptation of the projections; nil trains (or runs) the weights themselves.
+    public let lora: LoRA?
     let rotary: RotaryTable
 
     /// The views of one decoder layer's weights (HF `[out, in]` layout).
@@ -34,9 +39,13 @@ public final class GemmaModel {
         let gate: Tensor           // [F, D]
         let up: Tensor             // [F, D]
         let down: Tensor           // [D, F]
+        /// The LoRA adapters of the layer's target projections.
+        let adapters: [GemmaParameter.Role: Adapter]
 
-        /// Every weight of the layer.
-        var tensors: [Tensor] { [inputNorm, q, k, v, o, postNorm, gate, up, down] }
+        /// Every weight of the layer, adapters included.
+        var tensors: [Tensor] {
+            [inputNorm, q, k, v, o, postNorm, gate, up, down] + adapters.keys.sorted { $0.rawValue < $1.rawValue }.flatMap { [adapters[$0]!.a, adapters[$0]!.b] }
+        }
     }
     let embed: Tensor              // [V, D]
     let finalNorm: Tensor          // [D]
@@ -60,33 +69,55 @@ public final class GemmaModel {
     public var recomputesBlocks = false
 
     /// A model with zeroed parameters; call ``initialize(seed:)`` or load weights.
-    /// - Parameter tensorParallel: this rank's part of a model split over a `model` axis (the
-    ///   parameters are then this rank's shards, same names as the full tensors).
-    public init(config: GemmaConfig, head: Head = .causalLM, tensorParallel: TensorParallel? = nil) {
+    /// - Parameters:
+    ///   - tensorParallel: this rank's part of a model split over a `model` axis (the
+    ///     parameters are then this rank's shards, same names as the full tensors).
+    ///   - lora: adapt the projections with LoRA: the table's weights are frozen (the reward head's
+    ///     `score` stays trainable) and the adapters are zero until ``initializeAdapters(seed:)``.
+    public init(config: GemmaConfig, head: Head = .causalLM, tensorParallel: TensorParallel? = nil, lora: LoRA? = nil) {
         self.config = config
         self.head = head
         self.tensorParallel = tensorParallel
+        self.lora = lora
         parameterTable = GemmaParameter.all(config, head: head)
-        parameters = GemmaModel.registerParameters(parameterTable, tensorParallel: tensorParallel)
+        parameters = GemmaModel.registerParameters(parameterTable, tensorParallel: tensorParallel, lora: lora)
         rotary = RotaryTable(headDim: config.headDim, maxPositions: config.maxPositionEmbeddings, theta: config.ropeTheta)
         let p = parameters
         func t(_ role: GemmaParameter.Role, _ layer: Int? = nil) -> Tensor { p[GemmaParameter.name(role, layer: layer)]! }
+        func adapters(_ layer: Int) -> [GemmaParameter.Role: Adapter] {
+            var out: [GemmaParameter.Role: Adapter] = [:]
+            for row in GemmaParameter.table where row.loraTarget.map({ lora?.targets.contains($0) ?? false }) ?? false {
+                let names = LoRA.adapterNames(of: GemmaParameter.name(row.role, layer: layer))
+                out[row.role] = Adapter(a: p[names.a]!, b: p[names.b]!)
+            }
+            return out
+        }
         embed = t(.embedding)
         finalNorm = t(.finalNorm)
         layers = (0..<config.numHiddenLayers).map { i in
             Layer(inputNorm: t(.inputNorm, i), q: t(.q, i), k: t(.k, i), v: t(.v, i), o: t(.o, i),
-                  postNorm: t(.postNorm, i), gate: t(.gate, i), up: t(.up, i), down: t(.down, i))
+                  postNorm: t(.postNorm, i), gate: t(.gate, i), up: t(.up, i), down: t(.down, i), adapters: adapters(i))
         }
         score = head == .reward ? t(.score) : nil
     }
 
     /// The store of `table`'s parameters, in its order (HF's): this rank's shards under tensor
-    /// parallelism, with the table's weight decay.
-    static func registerParameters(_ table: [GemmaParameter], tensorParallel tp: TensorParallel?) -> ParameterStore {
+    /// parallelism, with the table's weight decay. With `lora` they are frozen but for `score`, and
+    /// each target weight's `A: [r, in]` and `B: [out, r]` follow (trainable, decayed like the weight).
+    static func registerParameters(_ table: [GemmaParameter], tensorParallel tp: TensorParallel?, lora: LoRA?) -> ParameterStore {
         let store = ParameterStore()
         for p in table {
             let sharding = tp?.sharding(of: p) ?? .replicated(p.shape)
-            store.add(p.name, shape: sharding.localShape, decay: p.decays, sharding: sharding)
+            store.add(p.name, shape: sharding.localShape, decay: p.decays, sharding: sharding,
+                      trainable: lora == nil || p.role == .score)
+        }
+        if let lora {
+            for p in table where lora.adapts(p) {
+                let names = LoRA.adapterNames(of: p.name)
+                let (a, b) = lora.shardings(of: tp?.sharding(of: p) ?? .replicated(p.shape))
+                store.add(names.a, shape: a.localShape, decay: p.decays, sharding: a)
+                store.add(names.b, shape: b.localShape, decay: p.decays, sharding: b)
+            }
         }
         store.finalize()
         return store
@@ -114,11 +145,12 @@ public final class GemmaModel {
 
     /// Copies every parameter that `other` (split over the same `model` axis, or whole like this model)
     /// has under the same name and full shape: starting a reward model from a causal LM, or fine-tuning
-    /// from pretrained weights. Returns the names not found in `other`.
+    /// from pretrained weights. Only the table's parameters are copied, never LoRA adapters. Returns
+    /// the names not found in `other`.
     @discardableResult
     public func copyParameters(from other: GemmaModel) -> [String] {
         var missing: [String] = []
-        for (i, e) in parameters.entries.enumerated() {
+        for (i, e) in parameters.entries.prefix(parameterTable.count).enumerated() {
             guard let source = other.parameters.entry(e.name), source.sharding.fullShape == e.sharding.fullShape else {
                 missing.append(e.name)
                 continue
@@ -187,13 +219,14 @@ public final class GemmaModel {
         let group = tensorParallel?.group
         let (heads, kvHeads) = (localHeads, tensorParallel?.kvHeads ?? c.numKeyValueHeads)
         let x = enterShards(rmsNorm(h, weight: layer.inputNorm, eps: c.rmsNormEps), group)
-        let q = rope(reshape(matmul(x, layer.q, transposeB: true), [batch, time, heads, c.headDim]),
+        let ad = layer.adapters
+        let q = rope(reshape(project(x, layer.q, ad[.q]), [batch, time, heads, c.headDim]),
                      positions: positions, table: rotary)
-        let k = rope(reshape(matmul(x, kvWeight(layer.k), transposeB: true), [batch, time, kvHeads, c.headDim]),
+        let k = rope(reshape(project(x, kvWeight(layer.k), ad[.k].map(kvAdapter)), [batch, time, kvHeads, c.headDim]),
                      positions: positions, table: rotary)
-        let v = reshape(matmul(x, kvWeight(layer.v), transposeB: true), [batch, time, kvHeads, c.headDim])
+        let v = reshape(project(x, kvWeight(layer.v), ad[.v].map(kvAdapter)), [batch, time, kvHeads, c.headDim])
         let a = attention(q, k, v)  // [B, T, H, hd]
-        let mid = h + sumOverShards(matmul(reshape(a, [n, heads * c.headDim]), layer.o, transposeB: true), group)
+        let mid = h + sumOverShards(project(reshape(a, [n, heads * c.headDim]), layer.o, ad[.o]), group)
         return mid + sumOverShards(mlp(enterShards(rmsNorm(mid, weight: layer.postNorm, eps: c.rmsNormEps), group), layer), group)
     }
 
@@ -208,11 +241,16 @@ public final class GemmaModel {
         return slice(w, axis: 0, (tp.kvHead * hd)..<((tp.kvHead + 1) * hd))
     }
 
+    /// The adapter of a k or v projection as this rank uses it: B's rows of its kv head when the ranks
+    /// share the kv heads (``kvWeight(_:)``).
+    func kvAdapter(_ adapter: Adapter) -> Adapter { Adapter(a: adapter.a, b: kvWeight(adapter.b)) }
+
     /// GeGLU feed-forward: `(gelu_tanh(x·Wgateᵀ) ⊙ x·Wupᵀ)·Wdownᵀ`, `x: [N, D]` → `[N, D]` (this rank's
     /// partial sum over its `F/M` units under tensor parallelism).
     func mlp(_ x: Tensor, _ layer: Layer) -> Tensor {
-        let act = geglu(gate: matmul(x, layer.gate, transposeB: true), up: matmul(x, layer.up, transposeB: true))
-        return matmul(act, layer.down, transposeB: true)
+        let ad = layer.adapters
+        let act = geglu(gate: project(x, layer.gate, ad[.gate]), up: project(x, layer.up, ad[.up]))
+        return project(act, layer.down, ad[.down])
     }
 
     /// Next-token logits `[B*T, V]` (the output projection is the embedding, transposed).

@@ -10,6 +10,9 @@ struct Convert: ParsableCommand {
         discussion: """
             --from a directory (config.json, *.safetensors, tokenizer.model) writes the .h5 file --to;
             --from an .h5 file writes a Hugging Face directory --to (created if needed).
+            --from a LoRA checkpoint: --adapter writes its adapters as a PEFT adapter directory
+            (adapter_config.json, adapter_model.safetensors); --merge writes the base with the adapters
+            merged in as a plain Hugging Face directory.
             """)
 
     @Option(help: "Source: a Hugging Face model directory or a GemmaTrain .h5 file.")
@@ -30,7 +33,15 @@ struct Convert: ParsableCommand {
     @Flag(help: "Replace an existing --to file, or write into a --to directory that is not empty.")
     var force = false
 
+    @Flag(help: "From a LoRA checkpoint: write a PEFT adapter directory (the adapters only).")
+    var adapter = false
+
+    @Flag(help: "From a LoRA checkpoint: write a Hugging Face directory of the base with the adapters merged in.")
+    var merge = false
+
     func validate() throws {
+        if adapter && merge { throw ValidationError("--adapter and --merge exclude each other") }
+        if (adapter || merge) && tokenizer != nil { throw ValidationError("--tokenizer does not apply to --adapter or --merge") }
         guard ["f32", "bf16"].contains(dtype) else { throw ValidationError("--dtype must be f32 or bf16, got '\(dtype)'") }
         if let maxShardMB, maxShardMB <= 0 { throw ValidationError("--max-shard-mb must be positive") }
     }
@@ -40,6 +51,10 @@ struct Convert: ParsableCommand {
             var isDirectory: ObjCBool = false
             guard FileManager.default.fileExists(atPath: from, isDirectory: &isDirectory) else {
                 throw ValidationError("--from \(from): no such file or directory")
+            }
+            if adapter || merge {
+                guard !isDirectory.boolValue else { throw ValidationError("--from \(from): --adapter and --merge read a LoRA checkpoint (.h5)") }
+                return try convertLoRA()
             }
             try OutputPath.check(to, kind: isDirectory.boolValue ? .file : .directory, force: force, option: "--to")
             // Everything is read and checked before anything is written.
@@ -61,6 +76,21 @@ struct Convert: ParsableCommand {
             }
             let counts = contents.model.config.parameterCount
             printError("converted \(from) -> \(to): \(counts.total) parameters\(tokenizerBytes == nil ? ", no tokenizer" : "")")
+        }
+    }
+
+    /// `--adapter` or `--merge` of a LoRA checkpoint (base loaded and checked against its checksum).
+    func convertLoRA() throws {
+        try OutputPath.check(to, kind: .directory, force: force, option: "--to")
+        let (model, header, tokenizer) = try ModelFile.loadLoRA(from)
+        if adapter {
+            try PEFTAdapter.save(model, base: header.base, to: to)
+            printError("converted \(from) -> \(to): PEFT adapter of rank \(header.rank) on \(header.targets.joined(separator: ", ")) "
+                       + "(\(model.parameters.trainable.count) parameters; base \(header.base))")
+        } else {
+            try HuggingFaceDirectory.save(model.merged(), tokenizer: tokenizer, to: to, dtype: dtype == "bf16" ? .bf16 : .f32,
+                                          maxShardBytes: maxShardMB.map { $0 * 1_000_000 })
+            printError("converted \(from) -> \(to): base \(header.base) with the adapters merged, \(model.config.parameterCount.total) parameters")
         }
     }
 }

@@ -61,6 +61,16 @@ public final class CheckpointReader {
         try wrapping(path) { try CheckpointReader(path: path, file: try H5File.open(path)) }
     }
 
+    /// A LoRA checkpoint's adaptation and base (root attribute `lora`); nil for any other file.
+    public func adapterHeader() throws -> ModelFile.AdapterHeader? {
+        guard file.hasAttribute(ModelFile.loraAttribute) else { return nil }
+        let text = try wrapping(path) { try file.stringAttribute(ModelFile.loraAttribute) }
+        guard let header = try? JSONDecoder().decode(ModelFile.AdapterHeader.self, from: Data(text.utf8)) else {
+            throw CheckpointError(file: path, object: "attribute /@\(ModelFile.loraAttribute)", reason: "not a LoRA header: \(text)")
+        }
+        return header
+    }
+
     /// The training state, or an error for a version-1 model file (which has none).
     public func trainingState() throws -> CheckpointState {
         guard let state else {

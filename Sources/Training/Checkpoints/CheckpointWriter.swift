@@ -67,15 +67,18 @@ public final class CheckpointWriter {
     /// - Parameters:
     ///   - state: Everything besides tensors.
     ///   - tokenizer: The SentencePiece model file's bytes, stored as `/tokenizer/model`.
+    ///   - adapters: For a LoRA run, its adaptation and base (root attribute `lora`); `/params` then holds
+    ///     only the trainable tensors.
     /// - Throws: ``CheckpointError`` naming the file if a tensor is missing (every parameter needs both
     ///   moments, of its shape) or a write fails: the temporary file is removed and nothing is published.
     ///   If only the marker update fails, the checkpoint is in place and the error names the marker.
-    public func commit(state: CheckpointState, tokenizer: [UInt8]) throws {
+    public func commit(state: CheckpointState, tokenizer: [UInt8], adapters: ModelFile.AdapterHeader? = nil) throws {
         guard let file else { preconditionFailure("CheckpointWriter.commit after commit or abandon: \(path)") }
         defer { abandon() }
         try checkComplete()
         do {
             try state.write(to: file)
+            if let adapters { try file.setAttribute(ModelFile.loraAttribute, try adapters.jsonText()) }
             try file.writeBytes(tokenizer, to: ModelFile.tokenizerDataset)
             try file.flush()
             try file.close()

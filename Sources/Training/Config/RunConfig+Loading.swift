@@ -80,7 +80,7 @@ extension RunConfig {
                     throw RunConfigError(.wrongType, location: location(body), key: name, message:
                         "expected a mapping of keys (\(section.keyList)), got \(describe(body))")
                 }
-                for (keyNode, value) in keys {
+                for (keyNode, value) in try flattened(keys, in: section) {
                     let key = try keyName(keyNode, in: name), at = location(keyNode)
                     if case .sequence(let items) = value, section.field(key)?.isList == true, let list = scalarList(items) {
                         try set(section, key, ConfigScalar(text: list, quoted: false), location: at)
@@ -97,7 +97,31 @@ extension RunConfig {
             }
         }
 
-        /// Applies one `section.key=value`.
+        /// The keys of a section's mapping with each nested group (`lora: {rank: 16}`) spread into dotted
+        /// keys (`lora.rank: 16`), and `group: null` into the group's first key set to null.
+        private func flattened(_ keys: Node.Mapping, in section: ConfigSection) throws -> [(Node, Node)] {
+            var out: [(Node, Node)] = []
+            for (keyNode, value) in keys {
+                let key = try keyName(keyNode, in: section.name)
+                let group = section.fields.filter { $0.key.hasPrefix(key + ".") }
+                guard section.field(key) == nil, let first = group.first else { out.append((keyNode, value)); continue }
+                if isNull(value) {
+                    out.append((Node.scalar(.init(first.key, .implicit, .plain, keyNode.mark)), value))
+                } else if case .mapping(let inner) = value {
+                    for (innerKey, innerValue) in inner {
+                        let name = try keyName(innerKey, in: "\(section.name).\(key)")
+                        out.append((Node.scalar(.init("\(key).\(name)", .implicit, .plain, innerKey.mark)), innerValue))
+                    }
+                } else {
+                    throw RunConfigError(.wrongType, location: location(value), key: "\(section.name).\(key)", message:
+                        "expected a mapping of " + group.map { String($0.key.dropFirst(key.count + 1)) }.joined(separator: ", ")
+                        + " or null, got \(describe(value))")
+                }
+            }
+            return out
+        }
+
+        /// Applies one `section.key=value` (`section.group.key=value` inside a nested group).
         mutating func apply(override: String) throws {
             let location = "--set \(override)"
             guard let equals = override.firstIndex(of: "=") else {
@@ -115,14 +139,14 @@ extension RunConfig {
             guard let section = RunConfig.schema.first(where: { $0.name == parts[0] }) else {
                 throw unknownSection(parts[0], location: location)
             }
-            guard parts.count == 2 else {
+            guard parts.count == 2 || (parts.count == 3 && section.field(parts[1...].joined(separator: ".")) != nil) else {
                 if parts.count == 1 {
                     throw RunConfigError(.badOverride, location: location, key: path, message:
                         "expected section.key=value; keys of \(section.name): \(section.keyList)")
                 }
                 throw unknownKey(path, in: section, location: location)
             }
-            try set(section, parts[1], ConfigScalar(text: text, quoted: quoted), location: location)
+            try set(section, parts[1...].joined(separator: "."), ConfigScalar(text: text, quoted: quoted), location: location)
         }
 
         /// Checks what needs every value at once, then validates.

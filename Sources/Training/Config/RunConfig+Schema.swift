@@ -143,6 +143,7 @@ extension RunConfig.Train.Recompute: ConfigChoice {}
 extension RunConfig.DPO.Loss: ConfigChoice {}
 extension RunConfig.RL.Algorithm: ConfigChoice {}
 extension RunConfig.Data.Filter: ConfigChoice {}
+extension RunConfig.Model.LoRATarget: ConfigChoice {}
 
 /// A list of choices: `[pii, dedup]` in YAML (a sequence, which the loader passes on as `pii,dedup`),
 /// `pii,dedup` or `[pii, dedup]` with `--set`; `[]` for none.
@@ -217,7 +218,8 @@ struct ConfigField {
     }
 }
 
-/// One section: a YAML mapping of keys.
+/// One section: a YAML mapping of keys. A key `group.name` is `name` inside the nested mapping `group`
+/// (`model.lora: {rank: 16}`); `group: null` sets the group's first key to null (its switch).
 struct ConfigSection {
     let name: String
     let fields: [ConfigField]
@@ -246,6 +248,14 @@ extension RunConfig {
                 ConfigField("init", \.model.initFrom, typeName: "path",
                             "Weights to start from: .h5 checkpoint or HF directory (also gives the architecture); "
                             + "null = random."),
+                ConfigField("lora.rank", \.model.lora.rank,
+                            "LoRA rank r: freeze the weights and train low-rank adapters of the targets (needs model.init); "
+                            + "null (or model.lora: null) = off."),
+                ConfigField("lora.alpha", \.model.lora.alpha, "LoRA's lora_alpha: the adapters' output is scaled by alpha / rank."),
+                ConfigField("lora.dropout", \.model.lora.dropout, "Dropout on the adapters' input; only 0 is supported."),
+                ConfigField("lora.targets", \.model.lora.targets, "The projections LoRA adapts (PEFT's module names)."),
+                ConfigField("lora.init", \.model.lora.initFrom, typeName: "path",
+                            "A PEFT adapter directory to start the adapters from (same rank, alpha and targets); null = A random, B zero."),
             ]),
             ConfigSection(name: "tokenizer", fields: [
                 ConfigField("path", \.tokenizer.path, typeName: "path",

@@ -37,6 +37,17 @@ extension RunConfig {
                                  message: "no architecture: set model.preset, model.path or model.init")
         }
 
+        try require(model.lora.rank != nil || model.lora.initFrom == nil, "model.lora.init", "needs model.lora.rank (LoRA is off)")
+        if let rank = model.lora.rank {
+            try require(rank > 0, "model.lora.rank", "must be > 0 (null turns LoRA off), got \(rank)")
+            try number(model.lora.alpha, "model.lora.alpha", { $0 > 0 }, "> 0")
+            try require(model.lora.dropout == 0, "model.lora.dropout",
+                        "must be 0: LoRA dropout is not supported yet, got \(model.lora.dropout)")
+            try require(!model.lora.targets.isEmpty, "model.lora.targets", "must name at least one projection")
+            try nonEmpty(model.lora.initFrom, "model.lora.init")
+            try require(model.initFrom != nil, "model.init", "model.lora adapts a base model: set model.init to its weights")
+        }
+
         try nonEmpty(tokenizer.path, "tokenizer.path")
         if tokenizer.path == nil {
             let carrier = model.initFrom ?? model.path.flatMap { $0.hasSuffix(".json") ? nil : $0 }

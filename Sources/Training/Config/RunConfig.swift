@@ -67,15 +67,47 @@ public struct RunConfig: Codable, Equatable, Sendable {
         public var path: String?
         /// Weights to start from: an `.h5` checkpoint or a Hugging Face directory (`init` in YAML).
         public var initFrom: String?
+        /// LoRA on the projections (`model.lora` in YAML, a nested mapping); off unless `rank` is set.
+        public var lora: LoRASettings
 
-        public init(preset: String? = "tiny", path: String? = nil, initFrom: String? = nil) {
+        /// A weight LoRA can adapt, by PEFT's module name (``Gemma/LoRA/targetNames``).
+        public enum LoRATarget: String, Codable, CaseIterable, Sendable {
+            case q_proj, k_proj, v_proj, o_proj, gate_proj, up_proj, down_proj
+        }
+
+        /// `model.lora`: the frozen base's low-rank adapters (Docs/Training.md, LoRA).
+        public struct LoRASettings: Codable, Equatable, Sendable {
+            /// The rank r; nil (`model.lora: null`, the default) trains the weights themselves.
+            public var rank: Int?
+            /// PEFT's `lora_alpha`: the adapters' output is scaled by `alpha / rank`.
+            public var alpha: Double
+            /// Dropout on the adapters' input while training; only 0 is supported (a one-line error otherwise).
+            public var dropout: Double
+            /// The adapted weights.
+            public var targets: [LoRATarget]
+            /// A PEFT adapter directory to start the adapters from (`init` in YAML); nil = PEFT's initialisation.
+            public var initFrom: String?
+
+            public init(rank: Int? = nil, alpha: Double = 32, dropout: Double = 0,
+                        targets: [LoRATarget] = LoRATarget.allCases, initFrom: String? = nil) {
+                (self.rank, self.alpha, self.dropout, self.targets, self.initFrom) = (rank, alpha, dropout, targets, initFrom)
+            }
+
+            enum CodingKeys: String, CodingKey {
+                case rank, alpha, dropout, targets
+                case initFrom = "init"
+            }
+        }
+
+        public init(preset: String? = "tiny", path: String? = nil, initFrom: String? = nil, lora: LoRASettings = LoRASettings()) {
             self.preset = preset
             self.path = path
             self.initFrom = initFrom
+            self.lora = lora
         }
 
         enum CodingKeys: String, CodingKey {
-            case preset, path
+            case preset, path, lora
             case initFrom = "init"
         }
     }

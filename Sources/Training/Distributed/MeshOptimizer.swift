@@ -13,7 +13,9 @@ import NN
 ///    factor as they are read, then (ZeRO-1) the updated shards are all-gathered over `data` so every
 ///    replica holds the new parameters.
 ///
-/// Without a mesh (one process) the same calls make no collective.
+/// Without a mesh (one process) the same calls make no collective. Only the store's trainable tensors
+/// (``ParameterStore/trainable``; all but a LoRA run's frozen base) take part: frozen ones have no
+/// gradient, no moments and no traffic.
 final class MeshOptimizer {
     let parameters: ParameterStore
     let mesh: DeviceMesh?
@@ -21,7 +23,7 @@ final class MeshOptimizer {
     let zero: Bool
     /// AdamW over this rank's range: its ZeRO shard, or the whole buffer.
     let adam: AdamW
-    /// Elements of each data rank's shard, in data-rank order (ZeRO-1).
+    /// Elements of each data rank's shard of the trainable range, in data-rank order (ZeRO-1).
     let shardCounts: [Int]
     /// Flat ranges of tensors whose gradients are summed over `model` (shared kv heads).
     let modelSummed: [Range<Int>]
@@ -36,12 +38,13 @@ final class MeshOptimizer {
         self.mesh = mesh
         let d = mesh?.dataParallel ?? 1
         self.zero = zero && d > 1
-        let total = parameters.count
+        let trainable = parameters.trainable
+        let total = trainable.count
         shardCounts = (0..<d).map { total / d + ($0 < total % d ? 1 : 0) }
         let rank = mesh?.dataRank ?? 0
-        let start = shardCounts.prefix(rank).reduce(0, +)
-        adam = makeAdam(self.zero ? start..<(start + shardCounts[rank]) : 0..<total)
-        let entries = parameters.entries
+        let start = trainable.lowerBound + shardCounts.prefix(rank).reduce(0, +)
+        adam = makeAdam(self.zero ? start..<(start + shardCounts[rank]) : trainable)
+        let entries = parameters.entries.filter(\.trainable)
         modelSummed = entries.filter { $0.sharding.sumsGradient }.map { $0.offset..<($0.offset + $0.count) }
         let leader = (mesh?.modelRank ?? 0) == 0
         counted = entries.filter { leader || $0.sharding.split != .replicated }.map { $0.offset..<($0.offset + $0.count) }
@@ -53,17 +56,17 @@ final class MeshOptimizer {
     /// Sums the gradients over the mesh (step 1 above).
     func reduceGradients() throws {
         guard let mesh else { return }
-        let g = parameters.gradients.data
+        let (g, total) = (parameters.gradients.data - parameters.trainable.lowerBound, parameters.trainable.count)  // g by flat position
         if mesh.modelParallel > 1 {
             for r in modelSummed { try mesh.modelAxis.allReduceSum(UnsafeMutableBufferPointer(start: g + r.lowerBound, count: r.count)) }
         }
         guard mesh.dataParallel > 1 else { return }
         if zero {
-            try mesh.dataAxis.reduceScatterSum(UnsafeMutableBufferPointer(start: g, count: parameters.count), counts: shardCounts)
+            try mesh.dataAxis.reduceScatterSum(UnsafeMutableBufferPointer(start: parameters.gradients.data, count: total), counts: shardCounts)
         } else {
-            for start in stride(from: 0, to: parameters.count, by: Self.bucketElements) {
-                let n = min(Self.bucketElements, parameters.count - start)
-                try mesh.dataAxis.allReduceSum(UnsafeMutableBufferPointer(start: g + start, count: n))
+            for start in stride(from: 0, to: total, by: Self.bucketElements) {
+                let n = min(Self.bucketElements, total - start)
+                try mesh.dataAxis.allReduceSum(UnsafeMutableBufferPointer(start: parameters.gradients.data + start, count: n))
             }
         }
     }
@@ -75,7 +78,7 @@ final class MeshOptimizer {
         for r in counted {
             let part = r.clamped(to: range)
             guard !part.isEmpty else { continue }
-            local += parameters.gradients.window(offset: part.lowerBound, shape: [part.count]).sumOfSquares()
+            local += parameters.gradients.window(offset: part.lowerBound - parameters.trainable.lowerBound, shape: [part.count]).sumOfSquares()
         }
         guard let mesh else { return local.squareRoot() }
         if zero { local = try mesh.dataAxis.allReduceSum([local])[0] }
@@ -98,7 +101,8 @@ final class MeshOptimizer {
         adam.learningRate = learningRate
         adam.update(parameters, gradientScale: gradientScale)
         if zero, let mesh {
-            try mesh.dataAxis.allGather(UnsafeMutableBufferPointer(start: parameters.values.data, count: parameters.count),
+            try mesh.dataAxis.allGather(UnsafeMutableBufferPointer(start: parameters.values.data + parameters.trainable.lowerBound,
+                                                                  count: parameters.trainable.count),
                                         counts: shardCounts)
         }
     }

@@ -26,13 +26,14 @@ public final class AdamW {
     let segments: [(elements: Range<Int>, decays: Bool)]
 
     /// - Parameters:
-    ///   - range: the elements to update; the whole store by default.
+    ///   - range: the elements to update, within the store's trainable ones; all of them by default.
     ///   - decays: which tensors weight decay applies to; by default the store's own choice
     ///     (everything but norms and embeddings).
     public init(parameters: ParameterStore, range: Range<Int>? = nil, learningRate: Float, beta1: Float = 0.9,
                 beta2: Float = 0.999, epsilon: Float = 1e-8, weightDecay: Float = 0.01,
                 decays: ((ParameterStore.Entry) -> Bool)? = nil) {
-        let range = range ?? 0..<parameters.count
+        let range = range ?? parameters.trainable
+        precondition(range.clamped(to: parameters.trainable) == range, "AdamW: range \(range) covers frozen parameters")
         self.range = range
         self.learningRate = learningRate
         self.beta1 = beta1
@@ -65,7 +66,8 @@ public final class AdamW {
         let stepSize = learningRate / c1
         let c2Root = c2.squareRoot()
         let first = range.lowerBound
-        let (p, g) = (parameters.values.data, UnsafePointer(parameters.gradients.data))
+        // Both indexed by flat position (the gradients start at the first trainable one).
+        let (p, g) = (parameters.values.data, UnsafePointer(parameters.gradients.data - parameters.trainable.lowerBound))
         let (m, v) = (m.data - first, v.data - first)  // indexed by flat position
         for segment in segments {
             let decay = segment.decays ? 1 - learningRate * weightDecay : 1

@@ -15,7 +15,8 @@ extension Trainer {
         let path: String
     }
 
-    /// Writes `ckpt-<step>.h5` with parameters, AdamW moments and the run state, points `latest` at it
+    /// Writes `ckpt-<step>.h5` with the trainable parameters (all of them, or a LoRA run's adapters and
+    /// its base's identity), their AdamW moments and the run state, points `latest` at it
     /// and keeps the newest `checkpoint.keep` of this run's checkpoints (``ownedCheckpoints``; another
     /// run's are never removed). Every rank calls it; rank 0 writes. Returns the path.
     /// - Throws: ``TrainingError`` without writing anything when a parameter on any rank is not finite.
@@ -33,7 +34,7 @@ extension Trainer {
         defer { writer?.abandon() }
         let store = model.parameters
         let adam = optimizer.adam
-        for (i, e) in store.entries.enumerated() {
+        for (i, e) in store.entries.enumerated() where e.trainable {
             let values = UnsafeBufferPointer(start: store.tensor(i).data, count: e.count)
             try writeFull(e, .params, local: values, writer)
             for (group, moment) in [(TensorGroup.adamM, adam.m), (.adamV, adam.v)] {
@@ -62,7 +63,7 @@ extension Trainer {
             for (name, values) in objectiveTensors {
                 try values.withUnsafeBufferPointer { try writer.write(.objective, name: name, shape: [values.count], values: $0) }
             }
-            try writer.commit(state: state, tokenizer: [UInt8](tokenizer.modelData))
+            try writer.commit(state: state, tokenizer: [UInt8](tokenizer.modelData), adapters: adapterHeader)
             log("saved \(path) (\(Self.rate(path, since: started)))")
             ownedCheckpoints.insert(fileName)
             for removed in try directory.prune(keep: config.checkpoint.keep, among: ownedCheckpoints) {
@@ -146,16 +147,24 @@ extension Trainer {
     }
 
     /// Loads parameters, moments and the optimizer step from the checkpoint at `path` into this rank's
-    /// shards (any mesh wrote it: each rank reads only its block of every full tensor).
+    /// shards (any mesh wrote it: each rank reads only its block of every full tensor). A LoRA run reads
+    /// only its trainable tensors and needs the checkpoint's adaptation and base to be its own.
     func restore(from path: String) throws -> Resumed {
         let started = ContinuousClock.now
         defer { log("read \(path) (\(Self.rate(path, since: started)))") }
         let reader = try CheckpointReader.open(path)
         try reader.checkModel(model.config, kind: model.head)
         let state = try reader.trainingState()
+        let theirs = try reader.adapterHeader()
+        guard theirs?.lora == adapterHeader?.lora, theirs?.baseChecksum == adapterHeader?.baseChecksum else {
+            let describe = { (h: ModelFile.AdapterHeader?) in
+                h.map { "LoRA rank \($0.rank), alpha \($0.alpha), targets \($0.targets.joined(separator: ",")) on base checksum \($0.baseChecksum)" } ?? "no LoRA"
+            }
+            throw TrainingError("\(path): the checkpoint has \(describe(theirs)), the run has \(describe(adapterHeader)) (model.lora, model.init)")
+        }
         let store = model.parameters
         let adam = optimizer.adam
-        for (i, e) in store.entries.enumerated() {
+        for (i, e) in store.entries.enumerated() where e.trainable {
             try read(reader, .params, e, into: store.tensor(i).data)
             // The moments of this rank's shard, of which its ZeRO range keeps a part (or none).
             let mine = adam.range.clamped(to: e.offset..<(e.offset + e.count))

@@ -126,12 +126,14 @@ extension Trainer {
         return any > 0 ? Int32(any) : nil
     }
 
-    /// Per-rank bytes of parameters, gradients and optimizer state, for the log at the start.
+    /// Per-rank bytes of parameters, gradients and optimizer state, and how many parameters train, for
+    /// the log at the start.
     func memoryReport() -> String {
         let mib = { (elements: Int) in String(format: "%.1f MiB", Double(elements * 4) / 1_048_576) }
-        let p = model.parameters.count
-        return "memory per rank: parameters \(mib(p)), gradients \(mib(p)), optimizer state \(mib(2 * optimizer.range.count))"
-            + (optimizer.zero ? " (ZeRO-1 shard \(optimizer.range.count) of \(p))" : "")
+        let (p, trained) = (model.parameters.count, model.parameters.trainable.count)
+        return "memory per rank: parameters \(mib(p)), gradients \(mib(trained)), optimizer state \(mib(2 * optimizer.range.count))"
+            + (optimizer.zero ? " (ZeRO-1 shard \(optimizer.range.count) of \(trained))" : "")
+            + "; trainable parameters \(trained) of \(p)" + (model.lora.map { " (LoRA rank \($0.rank) on \($0.targets.joined(separator: ", ")); base frozen)" } ?? "")
     }
 
 }

@@ -57,6 +57,8 @@ public final class Trainer {
 
     /// What the run optimises: its data, step, metrics, evaluation and checkpoint tensors.
     let objective: any TrainingObjective
+    /// A LoRA run's adaptation and base identity, written into its checkpoints; nil without LoRA.
+    let adapterHeader: ModelFile.AdapterHeader?
 
     /// Sets up the run: creates and locks the run directory (rank 0; a fresh run refuses a directory that
     /// holds checkpoints), loads the tokenizer, the model (new from a preset or config, or initialised
@@ -88,6 +90,8 @@ public final class Trainer {
         tokenizer = try Trainer.loadTokenizer(config, initial)
         model = try Trainer.buildModel(config, task: task, initial: initial, split: split, log: self.log)
         model.recomputesBlocks = config.train.recompute == .block
+        let built = model
+        adapterHeader = built.lora.map { ModelFile.AdapterHeader(lora: $0, base: config.model.initFrom!, baseChecksum: built.baseChecksum()) }
         guard tokenizer.vocabularySize <= model.config.vocabSize else {
             throw TrainingError("tokenizer.path has \(tokenizer.vocabularySize) pieces, more than the model's vocab_size \(model.config.vocabSize)")
         }
@@ -176,7 +180,8 @@ public final class Trainer {
 
     /// The model: architecture from `model.preset` / `model.path` (or `model.init`), weights from
     /// `model.init` when given, else Hugging Face's initialisation seeded by `run.seed`; this rank's
-    /// shards when the mesh has a `model` axis.
+    /// shards when the mesh has a `model` axis. With `model.lora` the weights are frozen and the adapters
+    /// start as PEFT's (seeded by `run.seed`) or from the PEFT adapter `model.lora.init`.
     static func buildModel(_ config: RunConfig, task: Task, initial: ModelFile.Contents?, split: TensorParallel.Choice,
                            log: (String) -> Void) throws -> GemmaModel {
         let head = task.head
@@ -191,8 +196,16 @@ public final class Trainer {
         }
         guard let architecture else { throw TrainingError("set model.preset, model.path or model.init") }
         try architecture.validate()
-        let model = GemmaModel(config: architecture, head: head, tensorParallel: try split(architecture))
+        let settings = config.model.lora
+        let lora = settings.rank.map { LoRA(rank: $0, alpha: settings.alpha, targets: settings.targets.map(\.rawValue)) }
+        let model = GemmaModel(config: architecture, head: head, tensorParallel: try split(architecture), lora: lora)
         model.initialize(seed: UInt64(config.run.seed))
+        model.initializeAdapters(seed: UInt64(config.run.seed))
+        if let adapter = settings.initFrom {
+            do { try PEFTAdapter.load(adapter, into: model) } catch let error as ModelFile.FormatError {
+                throw TrainingError("model.lora.init: \(error)")
+            }
+        }
         if let initial {
             guard initial.model.config == architecture else {
                 throw TrainingError("model.init \(config.model.initFrom!) has a different architecture from the run's model config")

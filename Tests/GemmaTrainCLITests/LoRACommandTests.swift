@@ -1,0 +1,104 @@
+import Foundation
+import XCTest
+
+/// LoRA as a user runs it: `sft` with `model.lora` on a tiny base, then `eval loss` and `generate` on the
+/// LoRA checkpoint, `convert --adapter` and `--merge` (the merged directory evaluates the same), a run
+/// starting from the exported adapter, and one-line errors.
+final class LoRACommandTests: TinyModelTestCase {
+    func testLoRARunEvaluateGenerateConvert() throws {
+        let run = dir.appendingPathComponent("run")
+        let lora = ["--set", "model.init=\(model)", "--set", "model.lora.rank=4", "--set", "model.lora.targets=[q_proj, v_proj, down_proj]"]
+        let trained = try CommandRunner.inRoot {
+            try CommandRunner.run(["sft", "--config", "Configs/sft-tiny.yaml", "--set", "run.dir=\(run.path)", "--set", "train.steps=3"]
+                                  + CommandRunner.shortRun + lora)
+        }
+        XCTAssertEqual(trained.status, 0, trained.stderr)
+        XCTAssertTrue(trained.stderr.contains("trainable parameters") && trained.stderr.contains("LoRA rank 4"), trained.stderr)
+        let checkpoint = run.appendingPathComponent("ckpt-00000003.h5").path
+
+        let data = CommandRunner.root.appendingPathComponent("Configs/data/sft-eval.jsonl").path
+        let evaluated = try CommandRunner.run(["eval", "loss", "--checkpoint", checkpoint, "--data", data, "--format", "chat"])
+        XCTAssertEqual(evaluated.status, 0, evaluated.stderr)
+        let generated = try CommandRunner.run(["generate", "--checkpoint", checkpoint, "--prompt", "Hello", "--max-tokens", "4"])
+        XCTAssertEqual(generated.status, 0, generated.stderr)
+
+        let adapter = dir.appendingPathComponent("adapter").path
+        let exported = try CommandRunner.run(["convert", "--from", checkpoint, "--to", adapter, "--adapter"])
+        XCTAssertEqual(exported.status, 0, exported.stderr)
+        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: adapter).sorted(),
+                       ["adapter_config.json", "adapter_model.safetensors"])
+        let merged = dir.appendingPathComponent("merged").path
+        let converted = try CommandRunner.run(["convert", "--from", checkpoint, "--to", merged, "--merge"])
+        XCTAssertEqual(converted.status, 0, converted.stderr)
+        let mergedEval = try CommandRunner.run(["eval", "loss", "--checkpoint", merged, "--data", data, "--format", "chat"])
+        XCTAssertEqual(mergedEval.status, 0, mergedEval.stderr)
+        XCTAssertEqual(mergedEval.stdout, evaluated.stdout)
+
+        // A new run starts from the exported adapter.
+        let continued = try CommandRunner.inRoot {
+            try CommandRunner.run(["sft", "--config", "Configs/sft-tiny.yaml", "--set", "run.dir=\(dir.appendingPathComponent("again").path)",
+                                   "--set", "train.steps=2", "--set", "model.lora.init=\(adapter)"] + CommandRunner.shortRun + lora)
+        }
+        XCTAssertEqual(continued.status, 0, continued.stderr)
+    }
+
+    /// pretrain, dpo and rl share the trainer: each runs 2 steps with LoRA and reports its trainable
+    /// parameters.
+    func testEveryTaskRunsWithLoRA() throws {
+        for task in ["pretrain", "dpo", "rl"] {
+            let initial = task == "rl" ? [] : ["--set", "model.init=\(model)"]
+            let r = try CommandRunner.inRoot {
+                try CommandRunner.run([task, "--config", "Configs/\(task)-tiny.yaml", "--set", "run.dir=\(dir.appendingPathComponent(task).path)",
+                                       "--set", "train.steps=2", "--set", "model.lora.rank=2"]
+                                      + CommandRunner.shortRun + CommandRunner.taskData(task) + initial)
+            }
+            XCTAssertEqual(r.status, 0, "\(task): \(r.stderr)")
+            XCTAssertTrue(r.stderr.contains("LoRA rank 2"), "\(task): \(r.stderr)")
+        }
+    }
+
+    /// LoRA SFT on every mesh (a data axis with ZeRO-1 over the adapters' state or all-reduced adapter
+    /// gradients; a model axis with the adapters split as their weights, the tiny model's one kv head
+    /// shared) logs the one-process curve (1e-4 relative), as the mesh tests require of full training.
+    func testSameLoRACurveOnEveryMesh() throws {
+        var reference: [Double]?
+        for (data, modelAxis, zero) in [(1, 1, true), (2, 1, true), (2, 1, false), (1, 2, true), (2, 2, true)] {
+            let run = dir.appendingPathComponent("mesh-\(data)x\(modelAxis)-\(zero)")
+            let r = try CommandRunner.mpirun(data * modelAxis, ["sft", "--config", "Configs/sft-tiny.yaml", "--mesh", "data=\(data),model=\(modelAxis)",
+                                                    "--set", "run.dir=\(run.path)", "--set", "mesh.zero=\(zero)", "--set", "train.steps=10",
+                                                    "--set", "model.init=\(model)", "--set", "model.lora.rank=4", "--set", "train.lr=1e-2"]
+                                             + CommandRunner.shortRun)
+            XCTAssertEqual(r.status, 0, "\(data)x\(modelAxis) zero=\(zero): \(r.stderr)")
+            let curve = try CommandRunner.losses(run)
+            XCTAssertEqual(curve.count, 10)
+            guard let reference else { reference = curve; continue }
+            for (step, (a, b)) in zip(reference, curve).enumerated() {
+                XCTAssertEqual(b, a, accuracy: 1e-4 * abs(a), "\(data)x\(modelAxis) zero=\(zero) step \(step + 1)")
+            }
+            XCTAssertNotEqual(curve.first, curve.last)
+        }
+    }
+
+    func testBadLoRAInputIsOneLine() throws {
+        let notLoRA = try CommandRunner.run(["convert", "--from", model, "--to", dir.appendingPathComponent("x").path, "--adapter"])
+        XCTAssertEqual(notLoRA.status, 1)
+        XCTAssertTrue(notLoRA.stderr.contains("holds no LoRA adapters"), notLoRA.stderr)
+        XCTAssertEqual(notLoRA.stderr.split(separator: "\n").count, 1, notLoRA.stderr)
+
+        let badTarget = try CommandRunner.inRoot {
+            try CommandRunner.run(["sft", "--config", "Configs/sft-tiny.yaml", "--set", "model.init=\(model)",
+                                   "--set", "model.lora.rank=4", "--set", "model.lora.targets=[qproj]"])
+        }
+        XCTAssertEqual(badTarget.status, 1)
+        XCTAssertTrue(badTarget.stderr.contains("model.lora.targets"), badTarget.stderr)
+        XCTAssertEqual(badTarget.stderr.split(separator: "\n").count, 1, badTarget.stderr)
+
+        let noAdapter = try CommandRunner.inRoot {
+            try CommandRunner.run(["sft", "--config", "Configs/sft-tiny.yaml", "--set", "run.dir=\(dir.appendingPathComponent("r").path)",
+                                   "--set", "model.init=\(model)", "--set", "model.lora.rank=4", "--set", "model.lora.init=\(dir.path)"]
+                                  + CommandRunner.shortRun)
+        }
+        XCTAssertEqual(noAdapter.status, 1)
+        XCTAssertTrue(noAdapter.stderr.contains("model.lora.init") && noAdapter.stderr.contains("adapter_config.json"), noAdapter.stderr)
+    }
+}
