@@ -1,8 +1,8 @@
 import Foundation
 import XCTest
 
-/// LoRA as a user runs it: `sft` with `model.lora` on a tiny base, then `eval loss` and `generate` on the
-/// LoRA checkpoint, `convert --adapter` and `--merge` (the merged directory evaluates the same), a run
+/// LoRA as a user runs it: `sft` with `model.lora` on a tiny base, then `inspect`, `eval loss`, `generate`
+/// and `chat` on the LoRA checkpoint, `convert --adapter` and `--merge` (the merged directory evaluates the same), a run
 /// starting from the exported adapter, and one-line errors.
 final class LoRACommandTests: TinyModelTestCase {
     func testLoRARunEvaluateGenerateConvert() throws {
@@ -16,11 +16,18 @@ final class LoRACommandTests: TinyModelTestCase {
         XCTAssertTrue(trained.stderr.contains("trainable parameters") && trained.stderr.contains("LoRA rank 4"), trained.stderr)
         let checkpoint = run.appendingPathComponent("ckpt-00000003.h5").path
 
+        let inspected = try CommandRunner.run(["inspect", checkpoint])
+        XCTAssertEqual(inspected.status, 0, inspected.stderr)
+        XCTAssertTrue(inspected.stdout.contains("lora:") && inspected.stdout.contains("rank 4") && inspected.stdout.contains(model),
+                      inspected.stdout)
+
         let data = CommandRunner.root.appendingPathComponent("Configs/data/sft-eval.jsonl").path
         let evaluated = try CommandRunner.run(["eval", "loss", "--checkpoint", checkpoint, "--data", data, "--format", "chat"])
         XCTAssertEqual(evaluated.status, 0, evaluated.stderr)
         let generated = try CommandRunner.run(["generate", "--checkpoint", checkpoint, "--prompt", "Hello", "--max-tokens", "4"])
         XCTAssertEqual(generated.status, 0, generated.stderr)
+        let chatted = try CommandRunner.run(["chat", "--checkpoint", checkpoint, "--max-tokens", "4", "--temperature", "0"], stdin: "Hello\n")
+        XCTAssertEqual(chatted.status, 0, chatted.stderr)
 
         let adapter = dir.appendingPathComponent("adapter").path
         let exported = try CommandRunner.run(["convert", "--from", checkpoint, "--to", adapter, "--adapter"])

@@ -81,6 +81,10 @@ struct Inspect: ParsableCommand {
         lines.append(("model", "vocab_size \(c.vocabSize), hidden_size \(c.hiddenSize), intermediate_size \(c.intermediateSize), "
             + "num_hidden_layers \(c.numHiddenLayers), num_attention_heads \(c.numAttentionHeads), "
             + "num_key_value_heads \(c.numKeyValueHeads), head_dim \(c.headDim): \(c.parameterCount.total) parameters"))
+        if let h = try? reader.adapterHeader() {
+            lines.append(("lora", "rank \(h.rank), alpha \(h.alpha), targets \(h.targets.joined(separator: ", ")); "
+                + "base \(h.base) (checksum \(h.baseChecksum)); /params holds the trainable tensors only"))
+        }
         let width = lines.map(\.0.count).max()!
         var out = lines.map { $0.0 + ":" + String(repeating: " ", count: width - $0.0.count + 1) + $0.1 }
         out.append("datasets:")
@@ -115,6 +119,10 @@ struct Inspect: ParsableCommand {
             },
             "ok": checks.allSatisfy { $0.error == nil },
         ]
+        if let h = try? reader.adapterHeader() {
+            object["lora"] = ["r": h.rank, "lora_alpha": h.alpha, "target_modules": h.targets, "base_model": h.base,
+                              "base_checksum": h.baseChecksum] as [String: Any]
+        }
         if let s = reader.state {
             let o = s.optimizer
             var random: [String: Any] = ["seed": s.randomness.seed]
