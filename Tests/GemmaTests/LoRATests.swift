@@ -44,23 +44,8 @@ final class LoRATests: XCTestCase {
         store.zeroGradients()
         model.loss(ids: ids, targets: targets, batch: 2).loss.backward()
         let grads = store.gradients.copy()
-        let values = store.values
-        for e in store.entries {
-            XCTAssertEqual(store[e.name]!.requiresGrad, e.trainable, e.name)
-            guard e.trainable else { continue }
-            for j in stride(from: 0, to: e.count, by: max(1, e.count / 4)) {
-                let i = e.offset + j
-                let saved = values.data[i]
-                values.data[i] = saved + 1e-2
-                let plus = loss()
-                values.data[i] = saved - 1e-2
-                let minus = loss()
-                values.data[i] = saved
-                let numeric = (plus - minus) / 2e-2
-                let analytic = Double(grads.data[i - store.trainable.lowerBound])
-                XCTAssertEqual(analytic, numeric, accuracy: 2e-3 + 2e-2 * abs(numeric), "\(e.name)[\(j)]")
-            }
-        }
+        for e in store.entries { XCTAssertEqual(store[e.name]!.requiresGrad, e.trainable, e.name) }
+        checkGradients(store, store.entries.filter(\.trainable), analytic: { grads.data[$0 - store.trainable.lowerBound] }, loss: loss)
     }
 
     /// PEFT's initialisation: A uniform within ±1/sqrt(in), B zero, so the adapted model's logits are

@@ -31,20 +31,7 @@ final class ModelTests: XCTestCase {
         model.parameters.zeroGradients()
         model.loss(ids: ids, targets: targets, batch: 2).loss.backward()
         let grads = model.parameters.gradients.copy()
-        let values = model.parameters.values
-        for e in model.parameters.entries {
-            for j in stride(from: 0, to: e.count, by: max(1, e.count / 4)) {
-                let i = e.offset + j
-                let saved = values.data[i]
-                values.data[i] = saved + 1e-2
-                let plus = loss()
-                values.data[i] = saved - 1e-2
-                let minus = loss()
-                values.data[i] = saved
-                let numeric = (plus - minus) / 2e-2
-                XCTAssertEqual(Double(grads.data[i]), numeric, accuracy: 2e-3 + 2e-2 * abs(numeric), "\(e.name)[\(j)]")
-            }
-        }
+        checkGradients(model.parameters, model.parameters.entries, analytic: { grads.data[$0] }, loss: loss)
     }
 
     /// Generation's incremental path (KV cache, one token per step after a prompt) gives the logits of
