@@ -101,6 +101,29 @@ final class LoRATests: XCTestCase {
         XCTAssertTrue(direct.contains { $0 != 0 })
     }
 
+    /// Dropout on the adapters' input: only while gradients are recorded (the logits without recording
+    /// are the model's), it changes the gradients, a recomputed block replays its masks (same gradients
+    /// bit for bit), and restarting the stream redraws the same masks.
+    func testDropoutMasksAreTrainingOnlyAndReplayable() {
+        let model = models(randomB: true).adapted
+        let plain = withNoGrad { model.logits(ids: ids, batch: 2) }.scalars
+        func gradients(stream: UInt64) -> [UInt32] {
+            model.loraDropout?.start(stream: stream)
+            model.parameters.zeroGradients()
+            model.loss(ids: ids, targets: targets, batch: 2).loss.backward()
+            return model.parameters.gradients.scalars.map(\.bitPattern)
+        }
+        let without = gradients(stream: 0)
+        model.loraDropout = LoRADropout(probability: 0.3, seed: 1)
+        XCTAssertEqual(withNoGrad { model.logits(ids: ids, batch: 2) }.scalars, plain)
+        let first = gradients(stream: 7)
+        XCTAssertNotEqual(first, without)
+        XCTAssertEqual(gradients(stream: 7), first)
+        XCTAssertNotEqual(gradients(stream: 8), first)
+        model.recomputesBlocks = true
+        XCTAssertEqual(gradients(stream: 7), first)
+    }
+
     /// A reward model keeps `score.weight` trainable (the one trainable tensor of the table, right before
     /// the adapters) and its merged model keeps the head.
     func testRewardHeadStaysTrainable() {

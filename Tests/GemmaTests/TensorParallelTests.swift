@@ -74,7 +74,8 @@ final class TensorParallelTests: XCTestCase {
 
     /// Loss and full gradients (by name) of `config` split over `m` ranks, checked against one rank; with
     /// `lora`, of the adapters (B random, the same full values on every rank) over the frozen weights.
-    func check(_ config: GemmaConfig, ranks m: Int, head: GemmaModel.Head = .causalLM, lora: LoRA? = nil,
+    /// With `dropout`, every model drops the same elements of the full inputs (stream 1).
+    func check(_ config: GemmaConfig, ranks m: Int, head: GemmaModel.Head = .causalLM, lora: LoRA? = nil, dropout: Float = 0,
                file: StaticString = #filePath, line: UInt = #line) {
         let (batch, time) = (2, 6)
         let ids: [Int32] = (0..<(batch * time)).map { Int32(($0 * 7 + 3) % config.vocabSize) }
@@ -95,6 +96,10 @@ final class TensorParallelTests: XCTestCase {
             for (i, e) in model.parameters.entries.enumerated() where e.name.hasSuffix(".lora_B.weight") {
                 let full = (0..<e.sharding.fullShape.reduce(1, *)).map { _ in 0.3 * rng.nextNormal() }
                 full.withUnsafeBufferPointer { e.sharding.extract(from: $0.baseAddress!, into: model.parameters.tensor(i).data) }
+            }
+            if dropout > 0 {
+                model.loraDropout = LoRADropout(probability: dropout, seed: 5)
+                model.loraDropout!.start(stream: 1)
             }
         }
         let whole = GemmaModel(config: config, head: head, lora: lora)
@@ -160,6 +165,9 @@ final class TensorParallelTests: XCTestCase {
         check(base, ranks: 2, lora: lora)
         check(base, ranks: 4, lora: lora)
         check(base, ranks: 2, head: .reward, lora: LoRA(rank: 2, alpha: 2, targets: ["k_proj", "o_proj", "up_proj"]))
+        // Dropout masks agree over the ranks: on replicated inputs and on the split inputs of o and down.
+        check(base, ranks: 2, lora: lora, dropout: 0.25)
+        check(base, ranks: 4, lora: lora, dropout: 0.25)
     }
 
     func testHeadsThatDoNotDivideNameTheKey() {

@@ -75,15 +75,28 @@ final class LoRATrainingTests: XCTestCase {
     }
 
     /// 6 steps in one go, and 3 + 3 resumed from the step-3 checkpoint in another run directory: the
-    /// same adapters, moments and losses, bit for bit.
+    /// same adapters, moments and losses, bit for bit, without and with dropout (whose masks then
+    /// change the curve).
     func testLoRAResumeIsBitwise() throws {
         let base = try baseModel()
-        let whole = try loraConfig(base: base.path, ["train.steps=6", "checkpoint.every=3", "checkpoint.keep=0"])
-        let straight = try Trainer(config: whole, task: .sft, log: { _ in }).run()
-        let middle = URL(fileURLWithPath: whole.run.dir).appendingPathComponent("ckpt-00000003.h5").path
-        let resumedConfig = try loraConfig(base: base.path, ["train.steps=6", "checkpoint.every=3", "checkpoint.resume=\(middle)"])
-        let resumed = try Trainer(config: resumedConfig, task: .sft, log: { _ in }).run()
-        let (a, b) = (try CheckpointReader.open(straight.checkpoint), try CheckpointReader.open(resumed.checkpoint))
+        var lastLosses: [Double] = []
+        for dropout in ["0.0", "0.1"] {
+            let settings = ["train.steps=6", "checkpoint.every=3", "model.lora.dropout=\(dropout)"]
+            let whole = try loraConfig(base: base.path, settings + ["checkpoint.keep=0"])
+            let straight = try Trainer(config: whole, task: .sft, log: { _ in }).run()
+            let middle = URL(fileURLWithPath: whole.run.dir).appendingPathComponent("ckpt-00000003.h5").path
+            let resumed = try Trainer(config: try loraConfig(base: base.path, settings + ["checkpoint.resume=\(middle)"]),
+                                      task: .sft, log: { _ in }).run()
+            try assertSameCheckpoints(straight.checkpoint, resumed.checkpoint)
+            XCTAssertEqual(straight.lastLoss.bitPattern, resumed.lastLoss.bitPattern, "dropout \(dropout)")
+            lastLosses.append(straight.lastLoss)
+        }
+        XCTAssertNotEqual(lastLosses[0], lastLosses[1])
+    }
+
+    /// The two checkpoints hold the same tensors, bit for bit.
+    func assertSameCheckpoints(_ first: String, _ second: String) throws {
+        let (a, b) = (try CheckpointReader.open(first), try CheckpointReader.open(second))
         let names = try a.tensorNames(.params)
         XCTAssertEqual(names, try b.tensorNames(.params))
         for group in [TensorGroup.params, .adamM, .adamV] {
@@ -92,7 +105,6 @@ final class LoRATrainingTests: XCTestCase {
                                "\(group) \(name)")
             }
         }
-        XCTAssertEqual(straight.lastLoss.bitPattern, resumed.lastLoss.bitPattern)
     }
 
     /// LoRA on a reward model: the score head trains with the adapters, the base does not move.
@@ -129,7 +141,7 @@ final class LoRATrainingTests: XCTestCase {
     /// Bad settings get one line naming the key.
     func testBadSettingsNameTheKey() throws {
         let base = try baseModel()
-        for (override, key) in [("model.lora.rank=0", "model.lora.rank"), ("model.lora.dropout=0.05", "model.lora.dropout"),
+        for (override, key) in [("model.lora.rank=0", "model.lora.rank"), ("model.lora.dropout=1", "model.lora.dropout"),
                                 ("model.lora.targets=[]", "model.lora.targets")] {
             XCTAssertThrowsError(try loraConfig(base: base.path, [override])) {
                 XCTAssertTrue("\($0)".contains(key), "\($0)")

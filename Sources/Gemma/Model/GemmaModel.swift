@@ -67,6 +67,8 @@ public final class GemmaModel {
     /// block keeps only its input `[N, D]` and recomputes its inside during backward. Same values and
     /// gradients, bit for bit; less memory, one more forward pass of the blocks per step.
     public var recomputesBlocks = false
+    /// Dropout on the LoRA adapters' input while training (``LoRADropout``); nil = none.
+    public var loraDropout: LoRADropout?
 
     /// A model with zeroed parameters; call ``initialize(seed:)`` or load weights.
     /// - Parameters:
@@ -88,7 +90,9 @@ public final class GemmaModel {
             var out: [GemmaParameter.Role: Adapter] = [:]
             for row in GemmaParameter.table where row.loraTarget.map({ lora?.targets.contains($0) ?? false }) ?? false {
                 let names = LoRA.adapterNames(of: GemmaParameter.name(row.role, layer: layer))
-                out[row.role] = Adapter(a: p[names.a]!, b: p[names.b]!)
+                let a = p.entry(names.a)!.sharding
+                out[row.role] = Adapter(a: p[names.a]!, b: p[names.b]!, role: row.role, fullInput: a.fullShape[1],
+                                        inputOffset: a.split == .columns ? a.part * a.localShape[1] : 0)
             }
             return out
         }
@@ -201,9 +205,11 @@ public final class GemmaModel {
         let c = config
         let e = sumOverShards(embedding(embed, ids, shard: tensorParallel?.vocab), tensorParallel?.group)
         var h = e * Float(Double(c.hiddenSize).squareRoot())  // [N, D]
+        // Drawn here, outside the blocks, so that a recomputed block replays its masks.
+        let pass = loraDropout?.nextPass()
         for (i, layer) in layers.enumerated() {
             let block = { (h: Tensor) in
-                self.block(h, layer, batch: batch, positions: positions) { q, k, v in attention(i, q, k, v) }
+                self.block(h, layer, batch: batch, positions: positions, dropout: pass.map { ($0, i) }) { q, k, v in attention(i, q, k, v) }
             }
             h = recomputesBlocks ? recomputed(h, parameters: layer.tensors, block) : block(h)
         }
@@ -212,7 +218,7 @@ public final class GemmaModel {
 
     /// One decoder layer on the residual stream `h: [N, D]` (`N = batch·T`): attention then the MLP, each
     /// added to the stream; `attention(q, k, v)` as in ``forward(ids:batch:positions:attention:)``.
-    func block(_ h: Tensor, _ layer: Layer, batch: Int, positions: [Int32],
+    func block(_ h: Tensor, _ layer: Layer, batch: Int, positions: [Int32], dropout: (pass: UInt64, layer: Int)? = nil,
                attention: (Tensor, Tensor, Tensor) -> Tensor) -> Tensor {
         let c = config
         let (n, time) = (h.shape[0], h.shape[0] / batch)
@@ -220,14 +226,15 @@ public final class GemmaModel {
         let (heads, kvHeads) = (localHeads, tensorParallel?.kvHeads ?? c.numKeyValueHeads)
         let x = enterShards(rmsNorm(h, weight: layer.inputNorm, eps: c.rmsNormEps), group)
         let ad = layer.adapters
-        let q = rope(reshape(project(x, layer.q, ad[.q]), [batch, time, heads, c.headDim]),
+        let q = rope(reshape(project(x, layer.q, ad[.q], dropout: dropout), [batch, time, heads, c.headDim]),
                      positions: positions, table: rotary)
-        let k = rope(reshape(project(x, kvWeight(layer.k), ad[.k].map(kvAdapter)), [batch, time, kvHeads, c.headDim]),
+        let k = rope(reshape(project(x, kvWeight(layer.k), ad[.k].map(kvAdapter), dropout: dropout), [batch, time, kvHeads, c.headDim]),
                      positions: positions, table: rotary)
-        let v = reshape(project(x, kvWeight(layer.v), ad[.v].map(kvAdapter)), [batch, time, kvHeads, c.headDim])
+        let v = reshape(project(x, kvWeight(layer.v), ad[.v].map(kvAdapter), dropout: dropout), [batch, time, kvHeads, c.headDim])
         let a = attention(q, k, v)  // [B, T, H, hd]
-        let mid = h + sumOverShards(project(reshape(a, [n, heads * c.headDim]), layer.o, ad[.o]), group)
-        return mid + sumOverShards(mlp(enterShards(rmsNorm(mid, weight: layer.postNorm, eps: c.rmsNormEps), group), layer), group)
+        let mid = h + sumOverShards(project(reshape(a, [n, heads * c.headDim]), layer.o, ad[.o], dropout: dropout), group)
+        let x2 = enterShards(rmsNorm(mid, weight: layer.postNorm, eps: c.rmsNormEps), group)
+        return mid + sumOverShards(mlp(x2, layer, dropout: dropout), group)
     }
 
     /// Query heads this rank computes (all of them without tensor parallelism).
@@ -243,14 +250,16 @@ public final class GemmaModel {
 
     /// The adapter of a k or v projection as this rank uses it: B's rows of its kv head when the ranks
     /// share the kv heads (``kvWeight(_:)``).
-    func kvAdapter(_ adapter: Adapter) -> Adapter { Adapter(a: adapter.a, b: kvWeight(adapter.b)) }
+    func kvAdapter(_ adapter: Adapter) -> Adapter {
+        Adapter(a: adapter.a, b: kvWeight(adapter.b), role: adapter.role, fullInput: adapter.fullInput, inputOffset: adapter.inputOffset)
+    }
 
     /// GeGLU feed-forward: `(gelu_tanh(x·Wgateᵀ) ⊙ x·Wupᵀ)·Wdownᵀ`, `x: [N, D]` → `[N, D]` (this rank's
     /// partial sum over its `F/M` units under tensor parallelism).
-    func mlp(_ x: Tensor, _ layer: Layer) -> Tensor {
+    func mlp(_ x: Tensor, _ layer: Layer, dropout: (pass: UInt64, layer: Int)? = nil) -> Tensor {
         let ad = layer.adapters
-        let act = geglu(gate: project(x, layer.gate, ad[.gate]), up: project(x, layer.up, ad[.up]))
-        return project(act, layer.down, ad[.down])
+        let act = geglu(gate: project(x, layer.gate, ad[.gate], dropout: dropout), up: project(x, layer.up, ad[.up], dropout: dropout))
+        return project(act, layer.down, ad[.down], dropout: dropout)
     }
 
     /// Next-token logits `[B*T, V]` (the output projection is the embedding, transposed).

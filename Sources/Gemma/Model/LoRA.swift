@@ -67,15 +67,25 @@ public struct LoRA: Sendable, Equatable {
 extension GemmaModel {
     /// The trainable matrices of one adapted weight (views into ``parameters``).
     struct Adapter {
-        let a: Tensor   // [r, in]
+        let a: Tensor   // [r, in] (this rank's columns of A when the input is split)
         let b: Tensor   // [out, r]
+        let role: GemmaParameter.Role
+        /// Columns of the full input, and where this rank's start (for dropout masks).
+        let fullInput: Int, inputOffset: Int
     }
 
-    /// `x·Wᵀ`, plus the adapter's `(alpha/r)·(x·Aᵀ)·Bᵀ` when `weight` is adapted. `x: [N, in]` → `[N, out]`.
-    func project(_ x: Tensor, _ weight: Tensor, _ adapter: Adapter?) -> Tensor {
+    /// `x·Wᵀ`, plus the adapter's `(alpha/r)·(dropout(x)·Aᵀ)·Bᵀ` when `weight` is adapted.
+    /// `x: [N, in]` → `[N, out]`; `dropout` is the recorded pass's key and the layer (nil: no dropout).
+    func project(_ x: Tensor, _ weight: Tensor, _ adapter: Adapter?, dropout: (pass: UInt64, layer: Int)? = nil) -> Tensor {
         let base = matmul(x, weight, transposeB: true)
         guard let adapter, let lora else { return base }
-        return base + matmul(matmul(x, adapter.a, transposeB: true), adapter.b, transposeB: true) * lora.scale
+        var input = x
+        if let dropout, let masks = loraDropout {
+            let roles = GemmaParameter.Role.allCases
+            input = x * masks.mask(pass: dropout.pass, layer: dropout.layer, projection: roles.firstIndex(of: adapter.role)!,
+                                   rows: x.shape[0], columns: x.shape[1], fullColumns: adapter.fullInput, columnOffset: adapter.inputOffset)
+        }
+        return base + matmul(matmul(input, adapter.a, transposeB: true), adapter.b, transposeB: true) * lora.scale
     }
 
     /// PEFT's initialisation of every adapter: `A` uniform(±1/sqrt(in)) from `seed`, drawn over the full

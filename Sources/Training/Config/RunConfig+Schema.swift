@@ -252,7 +252,8 @@ extension RunConfig {
                             "LoRA rank r: freeze the weights and train low-rank adapters of the targets (needs model.init); "
                             + "null (or model.lora: null) = off."),
                 ConfigField("lora.alpha", \.model.lora.alpha, "LoRA's lora_alpha: the adapters' output is scaled by alpha / rank."),
-                ConfigField("lora.dropout", \.model.lora.dropout, "Dropout on the adapters' input; only 0 is supported."),
+                ConfigField("lora.dropout", \.model.lora.dropout,
+                            "Dropout on the adapters' input while training (0 <= dropout < 1; masks seeded by run.seed, step and data rank)."),
                 ConfigField("lora.targets", \.model.lora.targets, "The projections LoRA adapts (PEFT's module names)."),
                 ConfigField("lora.init", \.model.lora.initFrom, typeName: "path",
                             "A PEFT adapter directory to start the adapters from (same rank, alpha and targets); null = A random, B zero."),

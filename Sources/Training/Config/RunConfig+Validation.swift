@@ -41,8 +41,7 @@ extension RunConfig {
         if let rank = model.lora.rank {
             try require(rank > 0, "model.lora.rank", "must be > 0 (null turns LoRA off), got \(rank)")
             try number(model.lora.alpha, "model.lora.alpha", { $0 > 0 }, "> 0")
-            try require(model.lora.dropout == 0, "model.lora.dropout",
-                        "must be 0: LoRA dropout is not supported yet, got \(model.lora.dropout)")
+            try number(model.lora.dropout, "model.lora.dropout", { $0 >= 0 && $0 < 1 }, "in 0 <= dropout < 1")
             try require(!model.lora.targets.isEmpty, "model.lora.targets", "must name at least one projection")
             try nonEmpty(model.lora.initFrom, "model.lora.init")
             try require(model.initFrom != nil, "model.init", "model.lora adapts a base model: set model.init to its weights")

@@ -81,7 +81,7 @@ public struct RunConfig: Codable, Equatable, Sendable {
             public var rank: Int?
             /// PEFT's `lora_alpha`: the adapters' output is scaled by `alpha / rank`.
             public var alpha: Double
-            /// Dropout on the adapters' input while training; only 0 is supported (a one-line error otherwise).
+            /// Dropout on the adapters' input while training (``Gemma/LoRADropout``).
             public var dropout: Double
             /// The adapted weights.
             public var targets: [LoRATarget]

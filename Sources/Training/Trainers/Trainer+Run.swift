@@ -58,6 +58,8 @@ extension Trainer {
             let stepStart = ContinuousClock.now
             let lr = schedule.rate(at: step)
             model.parameters.zeroGradients()
+            // The step's dropout masks depend on (seed, step, data rank) only: a resumed run draws the same.
+            model.loraDropout?.start(stream: UInt64(step) << 20 | UInt64(mesh?.dataRank ?? 0))
             let result = try objective.step(step)
             let (loss, stepTokens) = (result.loss, result.tokens)
             try optimizer.reduceGradients()

@@ -90,6 +90,9 @@ public final class Trainer {
         tokenizer = try Trainer.loadTokenizer(config, initial)
         model = try Trainer.buildModel(config, task: task, initial: initial, split: split, log: self.log)
         model.recomputesBlocks = config.train.recompute == .block
+        if config.model.lora.rank != nil, config.model.lora.dropout > 0 {
+            model.loraDropout = LoRADropout(probability: Float(config.model.lora.dropout), seed: UInt64(config.run.seed))
+        }
         let built = model
         adapterHeader = built.lora.map { ModelFile.AdapterHeader(lora: $0, base: config.model.initFrom!, baseChecksum: built.baseChecksum()) }
         guard tokenizer.vocabularySize <= model.config.vocabSize else {
