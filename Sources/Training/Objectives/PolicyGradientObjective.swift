@@ -62,6 +62,12 @@ public final class PolicyGradientObjective: TrainingObjective {
         /// The sampling policy's per-token log-probabilities and the advantages, set by the first
         /// gradient step on the rollout.
         var old: [Float] = [], advantages: [Float] = []
+
+        /// Row `r`'s offset of its first predicted completion token (`prompt length − 1`).
+        func completionStart(_ r: Int) -> Int {
+            let time = batch.time
+            return batch.targets[(r * time)...].firstIndex { $0 != ignoreIndex }! - r * time
+        }
     }
 
     public init(_ context: ObjectiveContext, reference: GemmaModel, rewardModel: GemmaModel) throws {
@@ -133,19 +139,21 @@ public final class PolicyGradientObjective: TrainingObjective {
     // Scores and the reference's log-probabilities are computed again from the same models.
     static let rolloutNames = ["rollout_tokens", "rollout_closed", "rollout_entropies", "rollout_old_logps", "rollout_advantages"]
 
+    /// This data rank's first prompt slot in a step's global batch (``BatchSchedule/microBatches(step:)``).
+    var firstSlot: Int { context.dataRank * (context.config.train.batchSize / context.dataParallel) }
+
     public func checkpointTensors(step: Int) throws -> [(name: String, values: [Float])] {
         let rl = context.config.rl
         guard step % rl.iterations != 0, let rollout else { return [] }
         let (k, width) = (rl.generations, rl.maxNewTokens)
-        let first = context.dataRank * (context.config.train.batchSize / context.dataParallel)  // this rank's first prompt slot
         let sequences = context.config.train.batchSize * k
         var tokens = [Double](repeating: 0, count: sequences * width), closed = [Double](repeating: 0, count: sequences)
         var entropies = tokens, old = tokens, advantages = closed
-        var g = first * k  // the global sequence index
+        var g = firstSlot * k  // the global sequence index
         for b in rollout.microBatches {
             let time = b.batch.time
             for (r, c) in b.completions.enumerated() {
-                let start = b.batch.targets[(r * time)...].firstIndex { $0 != ignoreIndex }! - r * time
+                let start = b.completionStart(r)
                 for (j, token) in c.sampled.enumerated() {
                     tokens[g * width + j] = Double(token) + 1
                     old[g * width + j] = Double(b.old[r * time + start + j])
@@ -180,21 +188,20 @@ public final class PolicyGradientObjective: TrainingObjective {
         }
         let (tokens, closed, entropies, old, advantages) = (values[0], values[1], values[2], values[3], values[4])
         let microBatches = train.microBatches(step: number)
-        let first = context.dataRank * (context.config.train.batchSize / context.dataParallel)
         let completions = (0..<(microBatches.joined().count * k)).map { i -> BatchGenerator.Completion in
-            let g = first * k + i
+            let g = firstSlot * k + i
             var sampled = tokens[(g * width)..<((g + 1) * width)].prefix { $0 > 0 }.map { Int32($0) - 1 }
             let stop = closed[g] != 0 ? sampled.popLast() : nil
             let count = sampled.count + (stop == nil ? 0 : 1)
             return BatchGenerator.Completion(tokens: sampled, stopToken: stop, entropies: Array(entropies[(g * width)..<(g * width + count)]))
         }
         var restored = try assemble(number, microBatches, completions, seconds: 0)
-        var g = first * k
+        var g = firstSlot * k
         for i in restored.microBatches.indices {
             let b = restored.microBatches[i], time = b.batch.time
             var logps = [Float](repeating: 0, count: b.mask.count), rowAdvantages = [Float]()
             for (r, c) in b.completions.enumerated() {
-                let start = b.batch.targets[(r * time)...].firstIndex { $0 != ignoreIndex }! - r * time
+                let start = b.completionStart(r)
                 for j in c.sampled.indices { logps[r * time + start + j] = old[g * width + j] }
                 rowAdvantages.append(advantages[g])
                 g += 1
