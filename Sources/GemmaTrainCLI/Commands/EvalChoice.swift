@@ -1,5 +1,4 @@
 import ArgumentParser
-import Checkpoint
 import Datasets
 import Foundation
 import Gemma
@@ -63,7 +62,7 @@ struct EvalChoice: ParsableCommand {
                                          ("answer", .int(row.answer))]) + "\n"
                 }
             }
-            if let save { try AtomicPath.write(save) { try Data(saved.utf8).write(to: URL(fileURLWithPath: $0)) } }
+            if let save { try OutputPath.write(saved, to: save) }
             let n = rows.count
             let acc = wilsonInterval(successes: scores.correct, n: n), norm = wilsonInterval(successes: scores.correctNorm, n: n)
             print(jsonObject([("acc", .exact(scores.correct / Double(n))), ("acc_ci95_low", .exact(acc.low)), ("acc_ci95_high", .exact(acc.high)),

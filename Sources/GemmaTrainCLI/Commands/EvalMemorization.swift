@@ -1,5 +1,4 @@
 import ArgumentParser
-import Checkpoint
 import Datasets
 import Foundation
 import Gemma
@@ -93,7 +92,7 @@ struct EvalMemorization: ParsableCommand {
                                          ("approximate", .bool(distances[i] <= threshold)),
                                          ("pii", .array(pii[i].map { .string($0.rawValue) }))]) + "\n"
                 }
-                try AtomicPath.write(save) { try Data(saved.utf8).write(to: URL(fileURLWithPath: $0)) }
+                try OutputPath.write(saved, to: save)
             }
             let n = cases.count
             let e = wilsonInterval(successes: Double(exact), n: n), a = wilsonInterval(successes: Double(approximate), n: n)

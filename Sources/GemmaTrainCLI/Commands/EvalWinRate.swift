@@ -1,6 +1,5 @@
 import ArgumentParser
 import Autograd
-import Checkpoint
 import Datasets
 import Foundation
 import Gemma
@@ -81,7 +80,7 @@ struct EvalWinRate: ParsableCommand {
             let n = rows.count
             let rate = (Double(wins) + 0.5 * Double(ties)) / Double(n)
             let interval = wilsonInterval(successes: Double(wins) + 0.5 * Double(ties), n: n)
-            if let save { try AtomicPath.write(save) { try Data(saved.utf8).write(to: URL(fileURLWithPath: $0)) } }
+            if let save { try OutputPath.write(saved, to: save) }
             print(jsonObject([("win_rate", .exact(rate)), ("ties", .int(ties)), ("ci95_low", .exact(interval.low)),
                               ("ci95_high", .exact(interval.high)), ("n", .int(n)),
                               ("mean_reward_policy", .exact(policySum / Double(n))), ("mean_reward_baseline", .exact(baselineSum / Double(n)))]))

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Checkpoint
 import Foundation
 
 /// The checks every command that writes an output path makes before it writes anything, so that a
@@ -35,5 +36,10 @@ enum OutputPath {
         guard manager.fileExists(atPath: parent, isDirectory: &isDirectory), isDirectory.boolValue else {
             throw ValidationError("\(option) \(path): the directory \(parent) does not exist")
         }
+    }
+
+    /// Writes `text` to `path` atomically (the final name appears only whole), after ``check(_:kind:force:option:)``.
+    static func write(_ text: String, to path: String) throws {
+        try AtomicPath.write(path) { try Data(text.utf8).write(to: URL(fileURLWithPath: $0)) }
     }
 }
