@@ -1,3 +1,5 @@
+import Autograd
+
 // Element conversions between stored dtypes and Float32: plain loops over branch-free scalar code,
 // which LLVM vectorises (AVX2: ~13-15 ms per 64 M elements for BF16/F16 -> F32 and F32 -> BF16 on this
 // machine, memory-bound). Swift's SIMD mask operations (`.==`, `replacing(with:where:)`) are not
@@ -12,23 +14,13 @@
 extension SafeTensors {
     // MARK: Scalars
 
-    /// The BF16 bits nearest to `value`, ties to even (as PyTorch's `c10::BFloat16`); NaN becomes the
-    /// quiet NaN `0x7FC0`, infinities stay infinite, and values past the largest BF16 round to infinity.
-    ///
-    /// For example `1 + 2^-8` (exactly halfway between the BF16 neighbours 1 and `1 + 2^-7`) rounds to
-    /// the even one, 1 (`0x3F80`); `1 + 3·2^-8` rounds up to `1 + 2^-6` (`0x3F82`).
+    /// The BF16 bits nearest to `value`, ties to even (``BFloat16/bits(_:)``).
     @inlinable @inline(__always)
-    public static func bfloat16Bits(_ value: Float) -> UInt16 {
-        let bits = value.bitPattern
-        let rounded = UInt16(truncatingIfNeeded: (bits &+ 0x7FFF &+ ((bits &>> 16) & 1)) &>> 16)
-        return (bits & 0x7FFF_FFFF) > 0x7F80_0000 ? 0x7FC0 : rounded
-    }
+    public static func bfloat16Bits(_ value: Float) -> UInt16 { BFloat16.bits(value) }
 
-    /// The Float32 value of BF16 bits (exact: BF16 is the top half of a Float32).
+    /// The Float32 value of BF16 bits (``BFloat16/float(_:)``).
     @inlinable @inline(__always)
-    public static func float(bfloat16Bits bits: UInt16) -> Float {
-        Float(bitPattern: UInt32(bits) << 16)
-    }
+    public static func float(bfloat16Bits bits: UInt16) -> Float { BFloat16.float(bits) }
 
     /// The Float32 value of IEEE half-precision bits (exact, including subnormals, infinities and NaN
     /// payloads), branch-free (F. Giesen's `half_to_float`): move exponent and mantissa into place and

@@ -10,8 +10,14 @@ import Autograd
 ///
 /// Frozen tensors (a LoRA run's base weights) come first: the trainable ones form the suffix
 /// ``trainable`` of the flat buffer, and ``gradients`` covers only that suffix, so frozen tensors have
-/// no gradient memory and record no gradient.
+/// no gradient memory and record no gradient. A store made with `frozen: .bfloat16` keeps its frozen
+/// tensors as bf16 in a buffer of their own (``weight(_:)`` gives them as ``Weight/bfloat16(_:)``), so
+/// ``values`` holds only the trainable ones.
 public final class ParameterStore {
+    /// How the frozen tensors are stored (`model.frozen_dtype`).
+    public enum FrozenDType: String, Codable, CaseIterable, Sendable {
+        case float32 = "f32", bfloat16 = "bf16"
+    }
     /// One named tensor of the store.
     public struct Entry: Sendable {
         public let name: String
@@ -25,11 +31,17 @@ public final class ParameterStore {
         public let sharding: Sharding
         /// Whether the tensor is trained (has a gradient); false for a LoRA run's frozen base.
         public let trainable: Bool
+        /// Whether it is stored as bf16 (`offset` is then into the bf16 buffer, not ``values``).
+        public let isBFloat16: Bool
     }
 
     public private(set) var entries: [Entry] = []
     private var index: [String: Int] = [:]
-    private var total = 0
+    /// Elements in ``values`` (Float32) and in the bf16 buffer.
+    private var total = 0, bfloat16Total = 0
+    /// How frozen tensors are stored.
+    public let frozenDType: FrozenDType
+    private var bfloat16Values = BFloat16Buffer(count: 0)
     /// `[P]`: all parameter values, once finalised.
     public private(set) var values = Tensor(zeros: [0])
     /// `[trainable.count]`: the gradients of the trainable suffix ``trainable`` of ``values`` (all of it
@@ -40,10 +52,14 @@ public final class ParameterStore {
     private var firstTrainable = 0
     private var views: [Tensor] = []
 
-    public init() {}
+    /// An empty store; frozen tensors will be stored as `frozen`.
+    public init(frozen: FrozenDType = .float32) { frozenDType = frozen }
 
-    /// Number of parameters (elements).
-    public var count: Int { total }
+    /// Number of parameters (elements), Float32 and bf16.
+    public var count: Int { total + bfloat16Total }
+
+    /// Bytes the parameter values take (4 per Float32 element, 2 per bf16 one).
+    public var valueBytes: Int { 4 * total + 2 * bfloat16Total }
 
     /// Declares a tensor (this rank's shard of it when `sharding` is given); returns its index. Names
     /// must be unique; frozen tensors (`trainable: false`) must all be added before the trainable ones.
@@ -55,10 +71,12 @@ public final class ParameterStore {
         let sharding = sharding ?? .replicated(shape)
         precondition(sharding.localShape == shape, "ParameterStore.add(\(name)): shape \(shape) is not the shard \(sharding.localShape)")
         let n = shape.reduce(1, *)
-        entries.append(Entry(name: name, shape: shape, offset: total, count: n, decay: decay, sharding: sharding, trainable: trainable))
+        let bf16 = !trainable && frozenDType == .bfloat16
+        entries.append(Entry(name: name, shape: shape, offset: bf16 ? bfloat16Total : total, count: n, decay: decay,
+                             sharding: sharding, trainable: trainable, isBFloat16: bf16))
         index[name] = entries.count - 1
-        total += n
-        if !trainable { firstTrainable = total }
+        if bf16 { bfloat16Total += n } else { total += n }
+        if !trainable && !bf16 { firstTrainable = total }
         return entries.count - 1
     }
 
@@ -66,7 +84,9 @@ public final class ParameterStore {
     public func finalize() {
         values = Tensor(zeros: [total])
         gradients = Tensor(zeros: [trainable.count])
+        bfloat16Values = BFloat16Buffer(count: bfloat16Total)
         views = entries.map { e in
+            guard !e.isBFloat16 else { return Tensor(zeros: [0]) }
             let v = values.window(offset: e.offset, shape: e.shape)
             guard e.trainable else { return v }
             v.requiresGrad = true
@@ -80,8 +100,51 @@ public final class ParameterStore {
         index[name].map { views[$0] }
     }
 
-    /// The view of entry `i`.
-    public func tensor(_ i: Int) -> Tensor { views[i] }
+    /// The Float32 view of entry `i`.
+    /// - Precondition: entry `i` is not stored as bf16 (use ``weight(_:)``, ``withValues(_:_:)``).
+    public func tensor(_ i: Int) -> Tensor {
+        precondition(!entries[i].isBFloat16, "ParameterStore.tensor: \(entries[i].name) is stored as bf16")
+        return views[i]
+    }
+
+    /// Entry `i` as the ops read it: its Float32 view, or its bf16 tensor.
+    public func weight(_ i: Int) -> Weight {
+        let e = entries[i]
+        return e.isBFloat16 ? .bfloat16(BFloat16Tensor(bfloat16Values, offset: e.offset, shape: e.shape)) : .float32(views[i])
+    }
+
+    /// Calls `body` with entry `i`'s values as Float32 (`count` elements): the view itself, or a widened
+    /// copy of a bf16 entry.
+    public func withValues<R>(_ i: Int, _ body: (UnsafePointer<Float>) throws -> R) rethrows -> R {
+        guard case .bfloat16(let t) = weight(i) else { return try body(views[i].data) }
+        let widened = t.widened()
+        return try withExtendedLifetime(widened) { try body(widened.data) }
+    }
+
+    /// Writes `count` values into entry `i` from its element `offset` on (rounded when it is bf16).
+    public func write(_ i: Int, at offset: Int, from source: UnsafePointer<Float>, count: Int) {
+        let e = entries[i]
+        precondition(offset >= 0 && offset + count <= e.count, "ParameterStore.write: \(count) values at \(offset) of \(e.name)")
+        if e.isBFloat16 {
+            BFloat16.round(source, count: count, into: bfloat16Values.base + e.offset + offset)
+        } else {
+            (views[i].data + offset).update(from: source, count: count)
+        }
+    }
+
+    /// Calls `body` with a buffer for entry `i`'s values (`count` Float32 elements) that it must fill
+    /// entirely: the view itself, or a scratch buffer rounded to bf16 afterwards.
+    public func setValues<R>(_ i: Int, _ body: (UnsafeMutablePointer<Float>) throws -> R) rethrows -> R {
+        let e = entries[i]
+        guard e.isBFloat16 else { return try body(views[i].data) }
+        let scratch = Tensor(zeros: e.shape)
+        let result = try body(scratch.data)
+        BFloat16.round(scratch.data, count: e.count, into: bfloat16Values.base + e.offset)
+        return result
+    }
+
+    /// The position of the entry called `name` (nil if absent).
+    public func index(of name: String) -> Int? { index[name] }
 
     /// The entry called `name`.
     public func entry(_ name: String) -> Entry? { index[name].map { entries[$0] } }
@@ -94,7 +157,7 @@ public final class ParameterStore {
     /// The name of the first parameter holding a NaN or an infinity, or nil when every value is finite
     /// (one vectorised pass: `x - x` is 0 for a finite `x` and NaN otherwise).
     public func firstNonFinite() -> String? {
-        for e in entries {
+        for e in entries where !e.isBFloat16 {  // bf16 entries are frozen (and loaded finite)
             let x = values.data + e.offset
             var acc = SIMD8<Float>()
             var i = 0

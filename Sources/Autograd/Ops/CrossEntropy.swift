@@ -43,7 +43,19 @@ public func crossEntropy(
     hidden: Tensor, weight: Tensor, targets: [Int32], normalizer: Int? = nil, chunkSize: Int = 2048,
     shard: VocabShard? = nil, logitCacheBytes: Int = crossEntropyLogitCacheBytes
 ) -> (loss: Tensor, count: Int) {
-    shapeCheck(hidden.rank == 2 && weight.rank == 2 && hidden.shape[1] == weight.shape[1],
+    crossEntropy(hidden: hidden, weight: .float32(weight), targets: targets, normalizer: normalizer, chunkSize: chunkSize,
+                 shard: shard, logitCacheBytes: logitCacheBytes)
+}
+
+/// ``crossEntropy(hidden:weight:targets:normalizer:chunkSize:shard:logitCacheBytes:)`` with the output
+/// projection a ``Weight``: a frozen bf16 table is widened one vocabulary chunk at a time, in forward
+/// and again in backward (it has no gradient).
+public func crossEntropy(
+    hidden: Tensor, weight table: Weight, targets: [Int32], normalizer: Int? = nil, chunkSize: Int = 2048,
+    shard: VocabShard? = nil, logitCacheBytes: Int = crossEntropyLogitCacheBytes
+) -> (loss: Tensor, count: Int) {
+    let weight = ProjectionRows(table)
+    shapeCheck(hidden.rank == 2 && weight.shape.count == 2 && hidden.shape[1] == weight.shape[1],
                "crossEntropy: need hidden [N, D] and weight [V, D], got hidden \(hidden.shape), weight \(weight.shape)")
     let (n, d, rows) = (hidden.shape[0], hidden.shape[1], weight.shape[0])
     let v = shard?.vocabulary ?? rows
@@ -60,24 +72,24 @@ public func crossEntropy(
     }
     let valid = shard?.validRows ?? rows
     let chunks = VocabChunks(hidden: hidden, weight: weight, shard: shard, chunkSize: chunkSize, logitCacheBytes: logitCacheBytes)
-    let (lse, targetLogit) = chunks.forward(hidden.data, weight.data, targets, group: shard?.group)
+    let (lse, targetLogit) = chunks.forward(hidden.data, weight, targets, group: shard?.group)
     var total = 0.0
     for row in 0..<n where targets[row] != ignoreIndex {
         total += Double(lse.data[row]) - Double(targetLogit.data[row])
     }
     let denominator = normalizer ?? count
     let loss = Tensor([denominator > 0 ? Float(total / Double(denominator)) : 0], shape: [1])
-    loss.recorded("crossEntropy", [hidden, weight]) { g in
+    loss.recorded("crossEntropy", [hidden] + weight.trained) { g in
         let scale = denominator > 0 ? g.item / Float(denominator) : 0
         // Nested so one pass over the chunks writes both gradients; a missing one passes nil.
         hidden.withGradBufferIf(hidden.requiresGrad) { dh, accH in
-            weight.withGradBufferIf(weight.requiresGrad) { dw, accW in
+            weight.withGradBufferIfTrained { dw, accW in
                 if count == 0 {  // nothing counted: the gradients are zero
                     if let dh, !accH { dh.update(repeating: 0, count: n * d) }
                     if let dw, !accW { dw.update(repeating: 0, count: rows * d) }
                     return
                 }
-                chunks.backward(hidden.data, weight.data, targets, lse: lse.data, scale: { _ in scale },
+                chunks.backward(hidden.data, weight, targets, lse: lse.data, scale: { _ in scale },
                                 dHidden: dh, accumulateHidden: accH, dWeight: dw, accumulateWeight: accW)
                 if let dw, !accW, valid < rows {  // padding rows: never predicted, zero gradient
                     (dw + valid * d).update(repeating: 0, count: (rows - valid) * d)
@@ -102,7 +114,18 @@ public func tokenLogProbs(
     hidden: Tensor, weight: Tensor, targets: [Int32], chunkSize: Int = 2048, shard: VocabShard? = nil,
     logitCacheBytes: Int = crossEntropyLogitCacheBytes
 ) -> Tensor {
-    shapeCheck(hidden.rank == 2 && weight.rank == 2 && hidden.shape[1] == weight.shape[1],
+    tokenLogProbs(hidden: hidden, weight: .float32(weight), targets: targets, chunkSize: chunkSize, shard: shard,
+                  logitCacheBytes: logitCacheBytes)
+}
+
+/// ``tokenLogProbs(hidden:weight:targets:chunkSize:shard:logitCacheBytes:)`` with the output projection
+/// a ``Weight`` (a bf16 table is widened a chunk at a time and has no gradient).
+public func tokenLogProbs(
+    hidden: Tensor, weight table: Weight, targets: [Int32], chunkSize: Int = 2048, shard: VocabShard? = nil,
+    logitCacheBytes: Int = crossEntropyLogitCacheBytes
+) -> Tensor {
+    let weight = ProjectionRows(table)
+    shapeCheck(hidden.rank == 2 && weight.shape.count == 2 && hidden.shape[1] == weight.shape[1],
                "tokenLogProbs: need hidden [N, D] and weight [V, D], got hidden \(hidden.shape), weight \(weight.shape)")
     let (n, d, rows) = (hidden.shape[0], hidden.shape[1], weight.shape[0])
     let v = shard?.vocabulary ?? rows
@@ -112,15 +135,15 @@ public func tokenLogProbs(
     }
     let valid = shard?.validRows ?? rows
     let chunks = VocabChunks(hidden: hidden, weight: weight, shard: shard, chunkSize: chunkSize, logitCacheBytes: logitCacheBytes)
-    let (lse, targetLogit) = chunks.forward(hidden.data, weight.data, targets, group: shard?.group)
+    let (lse, targetLogit) = chunks.forward(hidden.data, weight, targets, group: shard?.group)
     let logp = Tensor(zeros: [n])  // [N]
     for r in 0..<n where targets[r] != ignoreIndex { logp.data[r] = targetLogit.data[r] - lse.data[r] }
-    logp.recorded("tokenLogProbs", [hidden, weight]) { g in
+    logp.recorded("tokenLogProbs", [hidden] + weight.trained) { g in
         let upstream = g.data  // [N]
         hidden.withGradBufferIf(hidden.requiresGrad) { dh, accH in
-            weight.withGradBufferIf(weight.requiresGrad) { dw, accW in
+            weight.withGradBufferIfTrained { dw, accW in
                 // d(-logp)/dlogits is the cross-entropy's; scaling row r by -g[r] gives dlogp.
-                chunks.backward(hidden.data, weight.data, targets, lse: lse.data, scale: { -upstream[$0] },
+                chunks.backward(hidden.data, weight, targets, lse: lse.data, scale: { -upstream[$0] },
                                 dHidden: dh, accumulateHidden: accH, dWeight: dw, accumulateWeight: accW)
                 if let dw, !accW, valid < rows { (dw + valid * d).update(repeating: 0, count: (rows - valid) * d) }
             }
@@ -157,18 +180,19 @@ private struct VocabChunks {
     /// Returns each row's logsumexp `lse [N]` and target logit `targetLogit [N]` (both unspecified for
     /// rows whose target is ignored), over the whole vocabulary when `group` combines the shards.
     func forward(
-        _ hidden: UnsafePointer<Float>, _ weight: UnsafePointer<Float>, _ targets: [Int32], group: (any ShardGroup)?
+        _ hidden: UnsafePointer<Float>, _ weight: ProjectionRows, _ targets: [Int32], group: (any ShardGroup)?
     ) -> (lse: Tensor, targetLogit: Tensor) {
+        let widened = weight.scratch(rows: width)
         let scratch = Tensor(uninitialized: cache == nil ? [n, width] : [0])  // [N, Vc] one chunk of logits
         let runningMax = Tensor(repeating: -.infinity, shape: [n])  // [N] max of the logits seen so far
         let runningSum = Tensor(zeros: [n])                         // [N] Σ e^(logit - runningMax) so far
         let targetLogit = Tensor(zeros: [n])                        // [N]
         let (m, s, picked) = (runningMax.data, runningSum.data, targetLogit.data)
-        defer { withExtendedLifetime((scratch, runningMax)) {} }  // only raw pointers are used below
+        defer { withExtendedLifetime((scratch, runningMax, widened)) {} }  // only raw pointers are used below
         for cols in ranges {
             let w = cols.count
             let (logits, ld) = chunkBuffer(cols, scratch)
-            BLAS.gemm(transB: true, m: n, n: w, k: d, a: hidden, b: weight + cols.lowerBound * d,
+            BLAS.gemm(transB: true, m: n, n: w, k: d, a: hidden, b: weight.rows(cols, widened),
                       c: logits, ldc: ld)                           // [N, w] = hidden [N, D] · W[cols]ᵀ [D, w]
             Parallel.chunks(n, grain: rowGrain) { r0, r1 in
                 for r in r0..<r1 {
@@ -214,18 +238,19 @@ private struct VocabChunks {
     /// Writes or adds the gradients of `Σ_counted scale(row) · (lse - logit[target])` into
     /// `dHidden [N, D]` and `dWeight [V, D]` (either may be nil).
     func backward(
-        _ hidden: UnsafePointer<Float>, _ weight: UnsafePointer<Float>, _ targets: [Int32],
+        _ hidden: UnsafePointer<Float>, _ weight: ProjectionRows, _ targets: [Int32],
         lse: UnsafePointer<Float>, scale: (Int) -> Float,
         dHidden: UnsafeMutablePointer<Float>?, accumulateHidden: Bool,
         dWeight: UnsafeMutablePointer<Float>?, accumulateWeight: Bool
     ) {
         // [N, Vc] one chunk of logits, then of dlogits, unless forward kept them all
         let scratch = Tensor(uninitialized: cache == nil ? [n, width] : [0])
-        defer { withExtendedLifetime(scratch) {} }
+        let widened = weight.scratch(rows: width)
+        defer { withExtendedLifetime((scratch, widened)) {} }
         var hiddenWritten = accumulateHidden              // false until dHidden holds values (it starts uninitialised)
         for cols in ranges {
             let w = cols.count
-            let wChunk = weight + cols.lowerBound * d     // [w, D]
+            let wChunk = weight.rows(cols, widened)        // [w, D]
             let (dlogits, ld) = chunkBuffer(cols, scratch)
             if cache == nil { BLAS.gemm(transB: true, m: n, n: w, k: d, a: hidden, b: wChunk, c: dlogits) }
             Parallel.chunks(n, grain: rowGrain) { r0, r1 in
@@ -254,11 +279,47 @@ extension VocabChunks {
     /// The chunks of `hidden [N, D] · weight [V, D]ᵀ` over this rank's valid vocabulary rows; the logits
     /// are kept from forward to backward when a gradient is recorded and they fit in `logitCacheBytes`
     /// (saving a quarter of the products).
-    init(hidden: Tensor, weight: Tensor, shard: VocabShard?, chunkSize: Int, logitCacheBytes: Int) {
+    init(hidden: Tensor, weight: ProjectionRows, shard: VocabShard?, chunkSize: Int, logitCacheBytes: Int) {
         let (n, valid) = (hidden.shape[0], shard?.validRows ?? weight.shape[0])
-        let recording = GradMode.isEnabled && (hidden.requiresGrad || weight.requiresGrad)
+        let recording = GradMode.isEnabled && (hidden.requiresGrad || weight.trained.contains { $0.requiresGrad })
         self.init(n: n, d: hidden.shape[1], v: valid, firstRow: shard?.firstRow ?? 0, width: max(1, min(chunkSize, valid)),
                   cache: recording && n * valid * 4 <= logitCacheBytes ? Tensor(uninitialized: [n, valid]) : nil)
+    }
+}
+
+/// The output projection `[V, D]` of the fused losses as they read it, a chunk of rows at a time: in
+/// place when it is Float32, else widened from bf16 into a `[Vc, D]` scratch buffer.
+private struct ProjectionRows {
+    let weight: Weight
+    init(_ weight: Weight) { self.weight = weight }
+
+    var shape: [Int] { weight.shape }
+    /// The Float32 tensor that receives a gradient, if any (as a recorded op's input list).
+    var trained: [Tensor] {
+        guard case .float32(let t) = weight else { return [] }
+        return [t]
+    }
+
+    /// Scratch for `rows` widened rows when the table is bf16.
+    func scratch(rows: Int) -> Tensor? {
+        guard case .bfloat16 = weight else { return nil }
+        return Tensor(uninitialized: [rows, shape[1]])
+    }
+
+    /// Rows `cols` as Float32 (`[cols.count, D]`), widened into `scratch` when bf16.
+    func rows(_ cols: Range<Int>, _ scratch: Tensor?) -> UnsafePointer<Float> {
+        switch weight {
+        case .float32(let t): return UnsafePointer(t.data + cols.lowerBound * shape[1])
+        case .bfloat16(let t):
+            t.widen(rows: cols, into: scratch!.data)
+            return UnsafePointer(scratch!.data)
+        }
+    }
+
+    /// ``Tensor/withGradBufferIf(_:_:)`` for the Float32 table when it requires a gradient, else `body(nil, false)`.
+    func withGradBufferIfTrained(_ body: (UnsafeMutablePointer<Float>?, Bool) -> Void) {
+        guard case .float32(let t) = weight else { return body(nil, false) }
+        t.withGradBufferIf(t.requiresGrad, body)
     }
 }
 

@@ -18,6 +18,17 @@ public enum HuggingFaceDirectory {
     /// - Parameter tensorParallel: the split of the model over a `model` axis, chosen from its config (each
     ///   tensor is then read whole and only this rank's shard kept).
     public static func load(_ directory: String, tensorParallel: TensorParallel.Choice = { _ in nil }) throws -> ModelFile.Contents {
+        let (config, head, weights, tokenizer) = try open(directory)
+        let model = GemmaModel(config: config, head: head, tensorParallel: try tensorParallel(config))
+        if let name = try readParameters(weights, directory: directory, into: model).first {
+            throw FormatError(path: directory, message: "missing tensor \(name)")
+        }
+        return ModelFile.Contents(model: model, tokenizer: tokenizer)
+    }
+
+    /// Reads a directory's config, the weights' headers (the head is a reward model's when it has
+    /// `score.weight`) and the tokenizer; no weights.
+    static func open(_ directory: String) throws -> (config: GemmaConfig, head: GemmaModel.Head, weights: SafeTensorsDirectory, tokenizer: [UInt8]?) {
         let dir = URL(fileURLWithPath: directory)
         let configURL = dir.appendingPathComponent(configFileName)
         let config: GemmaConfig
@@ -31,11 +42,20 @@ public enum HuggingFaceDirectory {
         do { try config.validate() } catch { throw FormatError(path: configURL.path, message: "\(error)") }
 
         let weights = try SafeTensorsDirectory(path: directory)
-        let model = GemmaModel(config: config, head: weights.contains(GemmaParameter.name(.score)) ? .reward : .causalLM,
-                               tensorParallel: try tensorParallel(config))
-        for (i, e) in model.parameters.entries.enumerated() {
+        let tokenizerURL = dir.appendingPathComponent(tokenizerFileName)
+        let tokenizer = FileManager.default.fileExists(atPath: tokenizerURL.path)
+            ? [UInt8](try Data(contentsOf: tokenizerURL)) : nil
+        return (config, weights.contains(GemmaParameter.name(.score)) ? .reward : .causalLM, weights, tokenizer)
+    }
+
+    /// Reads every parameter of `model`'s table that `weights` holds (converted to Float32, this rank's
+    /// shard kept; never LoRA adapters) into the model; returns the names the directory lacks.
+    static func readParameters(_ weights: SafeTensorsDirectory, directory: String, into model: GemmaModel) throws -> [String] {
+        var missing: [String] = []
+        for (i, e) in model.parameters.entries.prefix(model.parameterTable.count).enumerated() {
             guard weights.contains(e.name) else {
-                throw FormatError(path: directory, message: "missing tensor \(e.name)")
+                missing.append(e.name)
+                continue
             }
             let info = try weights.info(e.name)
             guard info.shape == e.sharding.fullShape else {
@@ -43,10 +63,7 @@ public enum HuggingFaceDirectory {
             }
             try model.loadParameter(i) { try weights.readFloats(e.name, into: $0) }
         }
-        let tokenizerURL = dir.appendingPathComponent(tokenizerFileName)
-        let tokenizer = FileManager.default.fileExists(atPath: tokenizerURL.path)
-            ? [UInt8](try Data(contentsOf: tokenizerURL)) : nil
-        return ModelFile.Contents(model: model, tokenizer: tokenizer)
+        return missing
     }
 
     /// Writes `model` as a Hugging Face directory (created if needed): `config.json`, the weights as
@@ -57,9 +74,8 @@ public enum HuggingFaceDirectory {
         let dir = URL(fileURLWithPath: directory)
         try Directories.create(directory)
         let tensors = model.parameters.entries.enumerated().map { i, e in
-            let t = model.parameters.tensor(i)
-            return SafeTensorsWriter.Tensor(name: e.name, shape: e.shape) { buffer in
-                buffer.baseAddress!.update(from: t.data, count: e.count)
+            SafeTensorsWriter.Tensor(name: e.name, shape: e.shape) { buffer in
+                model.parameters.withValues(i) { buffer.baseAddress!.update(from: $0, count: e.count) }
             }
         }
         _ = try SafeTensorsWriter(dtype: dtype).writeModel(tensors, toDirectory: directory, maxShardBytes: maxShardBytes)
@@ -77,11 +93,60 @@ extension ModelFile {
     /// Loads a model from a GemmaTrain `.h5` file or a Hugging Face directory, whichever `path` is;
     /// `tensorParallel` chooses this rank's split from the file's config (nil: the whole model).
     public static func loadAny(_ path: String, tensorParallel: TensorParallel.Choice = { _ in nil }) throws -> Contents {
+        try isDirectory(path) ? try HuggingFaceDirectory.load(path, tensorParallel: tensorParallel)
+                              : try load(path, tensorParallel: tensorParallel)
+    }
+
+    /// What a `.h5` file or Hugging Face directory holds, without its weights.
+    public struct Description {
+        public let config: GemmaConfig
+        public let head: GemmaModel.Head
+        public let tokenizer: [UInt8]?
+        /// Whether it is a LoRA checkpoint (its base is loaded and the adapters merged when read).
+        public let isAdapted: Bool
+    }
+
+    /// The architecture, head and tokenizer of `path` (a `.h5` file or Hugging Face directory), reading
+    /// no weights.
+    public static func describe(_ path: String) throws -> Description {
+        if try isDirectory(path) {
+            let (config, head, _, tokenizer) = try HuggingFaceDirectory.open(path)
+            return Description(config: config, head: head, tokenizer: tokenizer, isAdapted: false)
+        }
+        let (file, config, head, tokenizer) = try open(path)
+        return Description(config: config, head: head, tokenizer: tokenizer, isAdapted: try adapterHeader(file, path: path) != nil)
+    }
+
+    /// Reads the weights of `path` into `model` (built for the same architecture; its shards, and its
+    /// frozen bf16 storage if it has one): one tensor, or 16 Mi elements, at a time, so the model never
+    /// exists twice. Parameters `path` lacks (a reward head, LoRA adapters) are left as they are and
+    /// returned by name. A LoRA checkpoint is read merged (``load(_:tensorParallel:)``).
+    @discardableResult
+    public static func loadWeights(_ path: String, into model: GemmaModel) throws -> [String] {
+        if try isDirectory(path) {
+            let (config, _, weights, _) = try HuggingFaceDirectory.open(path)
+            try requireArchitecture(config, of: model, path: path)
+            return try HuggingFaceDirectory.readParameters(weights, directory: path, into: model)
+        }
+        let (file, config, _, _) = try open(path)
+        try requireArchitecture(config, of: model, path: path)
+        guard try adapterHeader(file, path: path) == nil else {
+            precondition(model.tensorParallel == nil, "loadWeights: a LoRA checkpoint into a split model")
+            return model.copyParameters(from: try load(path).model)
+        }
+        return try readParameters(file, path: path, into: model)
+    }
+
+    private static func requireArchitecture(_ config: GemmaConfig, of model: GemmaModel, path: String) throws {
+        guard config == model.config else { throw FormatError(path: path, message: "has a different architecture from the model it is loaded into") }
+    }
+
+    /// Whether `path` is a directory; throws when it does not exist.
+    private static func isDirectory(_ path: String) throws -> Bool {
         var isDirectory: ObjCBool = false
         guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
             throw FormatError(path: path, message: "no such file or directory")
         }
-        return isDirectory.boolValue ? try HuggingFaceDirectory.load(path, tensorParallel: tensorParallel)
-                                     : try load(path, tensorParallel: tensorParallel)
+        return isDirectory.boolValue
     }
 }

@@ -1,5 +1,6 @@
 import Checkpoint
 import Foundation
+import NN
 
 /// LoRA checkpoints: a training checkpoint of a LoRA run holds only the trainable tensors in `/params`
 /// (the adapters, and `score.weight` on a reward model) and names the frozen base it adapts in the root
@@ -19,9 +20,13 @@ extension ModelFile {
         /// The base model's path (`model.init` of the run) and ``GemmaModel/baseChecksum()`` of its weights.
         public var base: String
         public var baseChecksum: String
+        /// How the run stored the base (`model.frozen_dtype`; absent = f32): the adapters were trained
+        /// against these values, so the base is loaded the same way (and the checksum is of them).
+        public var frozenDType: ParameterStore.FrozenDType?
 
-        public init(lora: LoRA, base: String, baseChecksum: String) {
+        public init(lora: LoRA, base: String, baseChecksum: String, frozenDType: ParameterStore.FrozenDType = .float32) {
             (rank, alpha, targets, self.base, self.baseChecksum) = (lora.rank, lora.alpha, lora.targets, base, baseChecksum)
+            self.frozenDType = frozenDType == .float32 ? nil : frozenDType
         }
 
         /// The adaptation it describes, or nil when the rank or a target is invalid.
@@ -31,6 +36,7 @@ extension ModelFile {
 
         enum CodingKeys: String, CodingKey {
             case rank = "r", alpha = "lora_alpha", targets = "target_modules", base = "base_model", baseChecksum = "base_checksum"
+            case frozenDType = "frozen_dtype"
         }
 
         /// The attribute's JSON text.
@@ -67,12 +73,11 @@ extension ModelFile {
     /// trainable tensors of `file` and returns the adapted model (not merged).
     static func loadAdapted(_ file: H5File, path: String, header: AdapterHeader, config: GemmaConfig,
                             head: GemmaModel.Head) throws -> GemmaModel {
-        let base = try loadAny(header.base).model
-        guard base.config == config else {
+        guard try describe(header.base).config == config else {
             throw FormatError(path: path, message: "base model \(header.base) has a different architecture from the adapters' config")
         }
-        let model = GemmaModel(config: config, head: head, lora: header.lora!)
-        model.copyParameters(from: base)
+        let model = GemmaModel(config: config, head: head, lora: header.lora!, frozen: header.frozenDType ?? .float32)
+        try loadWeights(header.base, into: model)
         let checksum = model.baseChecksum()
         guard checksum == header.baseChecksum else {
             throw FormatError(path: path, message: "base model \(header.base) has checksum \(checksum), the adapters were trained on \(header.baseChecksum)")

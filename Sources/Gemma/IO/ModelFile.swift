@@ -1,5 +1,6 @@
 import Checkpoint
 import Foundation
+import NN
 
 /// The model part of a GemmaTrain checkpoint (`.h5`, layout in Docs/Checkpoints.md):
 ///
@@ -44,9 +45,9 @@ public enum ModelFile {
             try file.setAttribute("kind", model.head.rawValue)
             try file.setAttribute("config", try model.config.jsonText(head: model.head))
             for (i, e) in model.parameters.entries.enumerated() {
-                let t = model.parameters.tensor(i)
-                try file.writeFloats(UnsafeBufferPointer(start: t.data, count: e.count), shape: e.shape,
-                                     to: "\(paramsGroup)/\(e.name)")
+                try model.parameters.withValues(i) {
+                    try file.writeFloats(UnsafeBufferPointer(start: $0, count: e.count), shape: e.shape, to: "\(paramsGroup)/\(e.name)")
+                }
             }
             if let tokenizer { try file.writeBytes(tokenizer, to: tokenizerDataset) }
         }
@@ -56,6 +57,23 @@ public enum ModelFile {
     /// (version ``checkpointVersion``; a LoRA run's is merged into its base, ModelFile+LoRA.swift); every
     /// tensor is checked against the config's shapes and its checksum.
     public static func load(_ path: String, tensorParallel: TensorParallel.Choice = { _ in nil }) throws -> Contents {
+        let (file, config, head, tokenizer) = try open(path)
+        if let header = try adapterHeader(file, path: path) {
+            guard try tensorParallel(config) == nil else {
+                throw FormatError(path: path, message: "a LoRA checkpoint cannot be loaded split over a model axis")
+            }
+            return Contents(model: try loadAdapted(file, path: path, header: header, config: config, head: head).merged(), tokenizer: tokenizer)
+        }
+        let model = GemmaModel(config: config, head: head, tensorParallel: try tensorParallel(config))
+        if let name = try readParameters(file, path: path, into: model).first {
+            throw FormatError(path: path, message: "missing dataset \(paramsGroup)/\(name)")
+        }
+        return Contents(model: model, tokenizer: tokenizer)
+    }
+
+    /// Opens a model file and reads its root attributes: the architecture, the head and the stored
+    /// tokenizer (no weights).
+    static func open(_ path: String) throws -> (file: H5File, config: GemmaConfig, head: GemmaModel.Head, tokenizer: [UInt8]?) {
         let file = try H5File.open(path)
         let format = try? file.stringAttribute("format")
         guard format == Self.format else {
@@ -80,24 +98,46 @@ public enum ModelFile {
             throw FormatError(path: path, message: "unknown model kind '\(kind)' (expected causal-lm or reward-model)")
         }
         let tokenizer = file.contains(tokenizerDataset) ? try file.readBytes(tokenizerDataset) : nil
-        if let header = try adapterHeader(file, path: path) {
-            guard try tensorParallel(config) == nil else {
-                throw FormatError(path: path, message: "a LoRA checkpoint cannot be loaded split over a model axis")
-            }
-            return Contents(model: try loadAdapted(file, path: path, header: header, config: config, head: head).merged(), tokenizer: tokenizer)
-        }
-        let model = GemmaModel(config: config, head: head, tensorParallel: try tensorParallel(config))
-        for (i, e) in model.parameters.entries.enumerated() {
+        return (file, config, head, tokenizer)
+    }
+
+    /// Reads every parameter of `model`'s table (its shards under tensor parallelism; never LoRA
+    /// adapters) that `file` holds, block by block into the model's storage (rounded when it keeps
+    /// them as bf16); returns the names the file lacks.
+    static func readParameters(_ file: H5File, path: String, into model: GemmaModel) throws -> [String] {
+        var missing: [String] = []
+        for (i, e) in model.parameters.entries.prefix(model.parameterTable.count).enumerated() {
             let dataset = "\(paramsGroup)/\(e.name)"
-            guard file.contains(dataset) else { throw FormatError(path: path, message: "missing dataset \(dataset)") }
+            guard file.contains(dataset) else {
+                missing.append(e.name)
+                continue
+            }
             let shape = try file.shape(of: dataset)
             guard shape == e.sharding.fullShape else {
                 throw FormatError(path: path, message: "dataset \(dataset) has shape \(shape), the config needs \(e.sharding.fullShape)")
             }
-            let block = e.sharding.block  // this rank's part only
-            e.sharding.fill(model.parameters.tensor(i).data, fromBlock: try file.readFloats(dataset, offset: block.offset, count: block.count))
+            try readBlock(file, dataset, e.sharding, into: model.parameters, entry: i)
         }
-        return Contents(model: model, tokenizer: tokenizer)
+        return missing
+    }
+
+    /// Reads this rank's block of `dataset` (``Sharding/block``) into entry `entry` of `store`, at most
+    /// 16 Mi elements at a time (so reading a 256k-row embedding never holds a second copy of it);
+    /// rows past the block (the padding of a vocabulary split) are zero.
+    static func readBlock(_ file: H5File, _ dataset: String, _ sharding: Sharding, into store: ParameterStore, entry: Int) throws {
+        let block = sharding.block
+        let rowLength = block.count.dropFirst().reduce(1, *)
+        let rowsPerRead = max(1, (16 << 20) / max(rowLength, 1))
+        var row = 0
+        while row < block.count[0] {
+            let rows = min(rowsPerRead, block.count[0] - row)
+            let values = try file.readFloats(dataset, offset: [block.offset[0] + row] + block.offset.dropFirst(),
+                                             count: [rows] + block.count.dropFirst())
+            store.write(entry, at: row * rowLength, from: values, count: values.count)
+            row += rows
+        }
+        let (written, local) = (block.count.reduce(1, *), store.entries[entry].count)
+        if written < local { store.write(entry, at: written, from: [Float](repeating: 0, count: local - written), count: local - written) }
     }
 }
 

@@ -16,7 +16,7 @@ import NN
 ///
 /// Parameters live in one ``ParameterStore`` under Hugging Face's names, as ``GemmaParameter/table`` lists them.
 /// With ``LoRA`` the table's weights are frozen and each target projection gains trainable adapters,
-/// stored after them (PEFT's names).
+/// stored after them (PEFT's names); the frozen weights may be stored as bf16 (``frozenDType``).
 public final class GemmaModel {
     public let config: GemmaConfig
     /// Every parameter's row of the table (``GemmaParameter/all(_:head:)``), in the order of
@@ -30,25 +30,30 @@ public final class GemmaModel {
 
     /// The views of one decoder layer's weights (HF `[out, in]` layout).
     struct Layer {
-        let inputNorm: Tensor      // [D]
-        let q: Tensor              // [H*hd, D]
-        let k: Tensor              // [KV*hd, D]
-        let v: Tensor              // [KV*hd, D]
-        let o: Tensor              // [D, H*hd]
-        let postNorm: Tensor       // [D]
-        let gate: Tensor           // [F, D]
-        let up: Tensor             // [F, D]
-        let down: Tensor           // [D, F]
+        let inputNorm: Weight      // [D]
+        let q: Weight              // [H*hd, D]
+        let k: Weight              // [KV*hd, D]
+        let v: Weight              // [KV*hd, D]
+        let o: Weight              // [D, H*hd]
+        let postNorm: Weight       // [D]
+        let gate: Weight           // [F, D]
+        let up: Weight             // [F, D]
+        let down: Weight           // [D, F]
         /// The LoRA adapters of the layer's target projections.
         let adapters: [GemmaParameter.Role: Adapter]
 
-        /// Every weight of the layer, adapters included.
+        /// Every Float32 weight of the layer, adapters included (what a recomputed block's gradients
+        /// flow into; bf16 weights have none).
         var tensors: [Tensor] {
-            [inputNorm, q, k, v, o, postNorm, gate, up, down] + adapters.keys.sorted { $0.rawValue < $1.rawValue }.flatMap { [adapters[$0]!.a, adapters[$0]!.b] }
+            let weights: [Tensor] = [inputNorm, q, k, v, o, postNorm, gate, up, down].compactMap {
+                guard case .float32(let t) = $0 else { return nil }
+                return t
+            }
+            return weights + adapters.keys.sorted { $0.rawValue < $1.rawValue }.flatMap { [adapters[$0]!.a, adapters[$0]!.b] }
         }
     }
-    let embed: Tensor              // [V, D]
-    let finalNorm: Tensor          // [D]
+    let embed: Weight              // [V, D]
+    let finalNorm: Weight          // [D]
     let layers: [Layer]
     /// The reward model's head `score.weight: [1, D]` (TRL / `GemmaForSequenceClassification`), if any.
     let score: Tensor?
@@ -76,16 +81,19 @@ public final class GemmaModel {
     ///     parameters are then this rank's shards, same names as the full tensors).
     ///   - lora: adapt the projections with LoRA: the table's weights are frozen (the reward head's
     ///     `score` stays trainable) and the adapters are zero until ``initializeAdapters(seed:)``.
-    public init(config: GemmaConfig, head: Head = .causalLM, tensorParallel: TensorParallel? = nil, lora: LoRA? = nil) {
+    ///   - frozen: how frozen weights are stored; `.bfloat16` needs `lora` (nothing else is frozen).
+    public init(config: GemmaConfig, head: Head = .causalLM, tensorParallel: TensorParallel? = nil, lora: LoRA? = nil,
+                frozen: ParameterStore.FrozenDType = .float32) {
+        precondition(frozen == .float32 || lora != nil, "GemmaModel: a bf16 frozen base needs LoRA")
         self.config = config
         self.head = head
         self.tensorParallel = tensorParallel
         self.lora = lora
         parameterTable = GemmaParameter.all(config, head: head)
-        parameters = GemmaModel.registerParameters(parameterTable, tensorParallel: tensorParallel, lora: lora)
+        parameters = GemmaModel.registerParameters(parameterTable, tensorParallel: tensorParallel, lora: lora, frozen: frozen)
         rotary = RotaryTable(headDim: config.headDim, maxPositions: config.maxPositionEmbeddings, theta: config.ropeTheta)
         let p = parameters
-        func t(_ role: GemmaParameter.Role, _ layer: Int? = nil) -> Tensor { p[GemmaParameter.name(role, layer: layer)]! }
+        func t(_ role: GemmaParameter.Role, _ layer: Int? = nil) -> Weight { p.weight(p.index(of: GemmaParameter.name(role, layer: layer))!) }
         func adapters(_ layer: Int) -> [GemmaParameter.Role: Adapter] {
             var out: [GemmaParameter.Role: Adapter] = [:]
             for row in GemmaParameter.table where row.loraTarget.map({ lora?.targets.contains($0) ?? false }) ?? false {
@@ -102,14 +110,18 @@ public final class GemmaModel {
             Layer(inputNorm: t(.inputNorm, i), q: t(.q, i), k: t(.k, i), v: t(.v, i), o: t(.o, i),
                   postNorm: t(.postNorm, i), gate: t(.gate, i), up: t(.up, i), down: t(.down, i), adapters: adapters(i))
         }
-        score = head == .reward ? t(.score) : nil
+        score = head == .reward ? t(.score).tensor : nil  // trainable: always Float32
     }
+
+    /// How the frozen weights are stored (`model.frozen_dtype`).
+    public var frozenDType: ParameterStore.FrozenDType { parameters.frozenDType }
 
     /// The store of `table`'s parameters, in its order (HF's): this rank's shards under tensor
     /// parallelism, with the table's weight decay. With `lora` they are frozen but for `score`, and
     /// each target weight's `A: [r, in]` and `B: [out, r]` follow (trainable, decayed like the weight).
-    static func registerParameters(_ table: [GemmaParameter], tensorParallel tp: TensorParallel?, lora: LoRA?) -> ParameterStore {
-        let store = ParameterStore()
+    static func registerParameters(_ table: [GemmaParameter], tensorParallel tp: TensorParallel?, lora: LoRA?,
+                                   frozen: ParameterStore.FrozenDType) -> ParameterStore {
+        let store = ParameterStore(frozen: frozen)
         for p in table {
             let sharding = tp?.sharding(of: p) ?? .replicated(p.shape)
             store.add(p.name, shape: sharding.localShape, decay: p.decays, sharding: sharding,
@@ -143,7 +155,7 @@ public final class GemmaModel {
             if p.initialization == .normalPaddingRowZero && pad >= 0 && pad < p.shape[0] {
                 full.withUnsafeMutableBufferPointer { ($0.baseAddress! + pad * p.shape[1]).update(repeating: 0, count: p.shape[1]) }
             }
-            full.withUnsafeBufferPointer { parameters.entries[i].sharding.extract(from: $0.baseAddress!, into: parameters.tensor(i).data) }
+            full.withUnsafeBufferPointer { f in parameters.setValues(i) { parameters.entries[i].sharding.extract(from: f.baseAddress!, into: $0) } }
         }
     }
 
@@ -155,12 +167,12 @@ public final class GemmaModel {
     public func copyParameters(from other: GemmaModel) -> [String] {
         var missing: [String] = []
         for (i, e) in parameters.entries.prefix(parameterTable.count).enumerated() {
-            guard let source = other.parameters.entry(e.name), source.sharding.fullShape == e.sharding.fullShape else {
+            guard let j = other.parameters.index(of: e.name), other.parameters.entries[j].sharding.fullShape == e.sharding.fullShape else {
                 missing.append(e.name)
                 continue
             }
-            precondition(source.sharding == e.sharding, "copyParameters: \(e.name) is split differently in the source")
-            parameters.tensor(i).data.update(from: other.parameters[e.name]!.data, count: e.count)
+            precondition(other.parameters.entries[j].sharding == e.sharding, "copyParameters: \(e.name) is split differently in the source")
+            other.parameters.withValues(j) { source in parameters.setValues(i) { $0.update(from: source, count: e.count) } }
         }
         return missing
     }
@@ -171,13 +183,14 @@ public final class GemmaModel {
     /// beyond its shards (the Hugging Face loader; GemmaTrain files are read block by block).
     public func loadParameter(_ i: Int, _ read: (UnsafeMutableBufferPointer<Float>) throws -> Void) rethrows {
         let e = parameters.entries[i]
-        let target = parameters.tensor(i).data
-        if e.sharding.split == .replicated {
-            return try read(UnsafeMutableBufferPointer(start: target, count: e.count))
+        try parameters.setValues(i) { target in
+            if e.sharding.split == .replicated {
+                return try read(UnsafeMutableBufferPointer(start: target, count: e.count))
+            }
+            var full = [Float](repeating: 0, count: e.sharding.fullShape.reduce(1, *))
+            try full.withUnsafeMutableBufferPointer { try read($0) }
+            full.withUnsafeBufferPointer { e.sharding.extract(from: $0.baseAddress!, into: target) }
         }
-        var full = [Float](repeating: 0, count: e.sharding.fullShape.reduce(1, *))
-        try full.withUnsafeMutableBufferPointer { try read($0) }
-        full.withUnsafeBufferPointer { e.sharding.extract(from: $0.baseAddress!, into: target) }
     }
 
     /// The final-normed hidden states `[B*T, D]` of `ids` (`B` rows of `T` tokens, row-major).
@@ -213,7 +226,7 @@ public final class GemmaModel {
             }
             h = recomputesBlocks ? recomputed(h, parameters: layer.tensors, block) : block(h)
         }
-        return rmsNorm(h, weight: finalNorm, eps: c.rmsNormEps)
+        return rmsNorm(h, weight: finalNorm.tensor, eps: c.rmsNormEps)
     }
 
     /// One decoder layer on the residual stream `h: [N, D]` (`N = batch·T`): attention then the MLP, each
@@ -224,7 +237,7 @@ public final class GemmaModel {
         let (n, time) = (h.shape[0], h.shape[0] / batch)
         let group = tensorParallel?.group
         let (heads, kvHeads) = (localHeads, tensorParallel?.kvHeads ?? c.numKeyValueHeads)
-        let x = enterShards(rmsNorm(h, weight: layer.inputNorm, eps: c.rmsNormEps), group)
+        let x = enterShards(rmsNorm(h, weight: layer.inputNorm.tensor, eps: c.rmsNormEps), group)
         let ad = layer.adapters
         let q = rope(reshape(project(x, layer.q, ad[.q], dropout: dropout), [batch, time, heads, c.headDim]),
                      positions: positions, table: rotary)
@@ -233,7 +246,7 @@ public final class GemmaModel {
         let v = reshape(project(x, kvWeight(layer.v), ad[.v].map(kvAdapter), dropout: dropout), [batch, time, kvHeads, c.headDim])
         let a = attention(q, k, v)  // [B, T, H, hd]
         let mid = h + sumOverShards(project(reshape(a, [n, heads * c.headDim]), layer.o, ad[.o], dropout: dropout), group)
-        let x2 = enterShards(rmsNorm(mid, weight: layer.postNorm, eps: c.rmsNormEps), group)
+        let x2 = enterShards(rmsNorm(mid, weight: layer.postNorm.tensor, eps: c.rmsNormEps), group)
         return mid + sumOverShards(mlp(x2, layer, dropout: dropout), group)
     }
 
@@ -242,16 +255,17 @@ public final class GemmaModel {
 
     /// The k or v projection rows this rank uses: all of its shard, or its kv head's `[hd, D]` rows when
     /// the ranks share the kv heads.
-    func kvWeight(_ w: Tensor) -> Tensor {
+    func kvWeight(_ w: Weight) -> Weight {
         guard let tp = tensorParallel, tp.sharesKV else { return w }
         let hd = config.headDim
-        return slice(w, axis: 0, (tp.kvHead * hd)..<((tp.kvHead + 1) * hd))
+        return w.rows((tp.kvHead * hd)..<((tp.kvHead + 1) * hd))
     }
 
     /// The adapter of a k or v projection as this rank uses it: B's rows of its kv head when the ranks
     /// share the kv heads (``kvWeight(_:)``).
     func kvAdapter(_ adapter: Adapter) -> Adapter {
-        Adapter(a: adapter.a, b: kvWeight(adapter.b), role: adapter.role, fullInput: adapter.fullInput, inputOffset: adapter.inputOffset)
+        Adapter(a: adapter.a, b: kvWeight(.float32(adapter.b)).tensor, role: adapter.role, fullInput: adapter.fullInput,
+                inputOffset: adapter.inputOffset)
     }
 
     /// GeGLU feed-forward: `(gelu_tanh(x·Wgateᵀ) ⊙ x·Wupᵀ)·Wdownᵀ`, `x: [N, D]` → `[N, D]` (this rank's

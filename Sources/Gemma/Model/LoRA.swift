@@ -76,7 +76,7 @@ extension GemmaModel {
 
     /// `x·Wᵀ`, plus the adapter's `(alpha/r)·(dropout(x)·Aᵀ)·Bᵀ` when `weight` is adapted.
     /// `x: [N, in]` → `[N, out]`; `dropout` is the recorded pass's key and the layer (nil: no dropout).
-    func project(_ x: Tensor, _ weight: Tensor, _ adapter: Adapter?, dropout: (pass: UInt64, layer: Int)? = nil) -> Tensor {
+    func project(_ x: Tensor, _ weight: Weight, _ adapter: Adapter?, dropout: (pass: UInt64, layer: Int)? = nil) -> Tensor {
         let base = matmul(x, weight, transposeB: true)
         guard let adapter, let lora else { return base }
         var input = x
@@ -123,13 +123,14 @@ extension GemmaModel {
 
     /// A checksum of the base weights (the tensors of ``parameterTable`` but a reward model's `score`
     /// head, which a LoRA run trains; never the adapters): FNV-1a over the Float32 bit patterns in store
-    /// order, as 16 hex digits. A LoRA checkpoint records it to find the base it adapts.
+    /// order (of the widened values when the base is stored as bf16), as 16 hex digits. A LoRA checkpoint records it to find the base it adapts.
     public func baseChecksum() -> String {
         var h: UInt64 = 0xcbf2_9ce4_8422_2325
         for (i, p) in parameterTable.enumerated() where p.role != .score {
             let e = parameters.entries[i]
-            let x = parameters.tensor(i).data
-            for j in 0..<e.count { h = (h ^ UInt64(x[j].bitPattern)) &* 0x100_0000_01b3 }
+            parameters.withValues(i) { x in
+                for j in 0..<e.count { h = (h ^ UInt64(x[j].bitPattern)) &* 0x100_0000_01b3 }
+            }
         }
         return String(h, radix: 16).leftPadded(to: 16)
     }

@@ -83,7 +83,8 @@ struct Inspect: ParsableCommand {
             + "num_key_value_heads \(c.numKeyValueHeads), head_dim \(c.headDim): \(c.parameterCount.total) parameters"))
         if let h = try? reader.adapterHeader() {
             lines.append(("lora", "rank \(h.rank), alpha \(h.alpha), targets \(h.targets.joined(separator: ", ")); "
-                + "base \(h.base) (checksum \(h.baseChecksum)); /params holds the trainable tensors only"))
+                + "base \(h.base) (checksum \(h.baseChecksum), stored as \((h.frozenDType ?? .float32).rawValue)); "
+                + "/params holds the trainable tensors only"))
         }
         let width = lines.map(\.0.count).max()!
         var out = lines.map { $0.0 + ":" + String(repeating: " ", count: width - $0.0.count + 1) + $0.1 }
@@ -121,7 +122,7 @@ struct Inspect: ParsableCommand {
         ]
         if let h = try? reader.adapterHeader() {
             object["lora"] = ["r": h.rank, "lora_alpha": h.alpha, "target_modules": h.targets, "base_model": h.base,
-                              "base_checksum": h.baseChecksum] as [String: Any]
+                              "base_checksum": h.baseChecksum, "frozen_dtype": (h.frozenDType ?? .float32).rawValue] as [String: Any]
         }
         if let s = reader.state {
             let o = s.optimizer

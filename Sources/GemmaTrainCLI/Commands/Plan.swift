@@ -37,7 +37,8 @@ struct Plan: ParsableCommand {
     static func text(_ plan: TrainingPlan, name: String) -> String {
         let m = plan.memory
         let rows: [(String, Int, String)] = [
-            ("parameters", m.parameters, ""), ("gradients", m.gradients, ""),
+            ("parameters", m.parameters, plan.frozenDType.map { "  (LoRA: frozen base in \($0.rawValue), \(plan.trainedParameters) adapter parameters trained)" } ?? ""),
+            ("gradients", m.gradients, ""),
             ("optimizer state", m.optimizerState, plan.zero ? "  (ZeRO-1: 1/\(plan.dataRanks) of the moments)" : ""),
             ("activations", m.activations, "  (\(plan.microBatch) x \(plan.seqLen) tokens, recompute \(plan.recompute.rawValue))"),
             ("process", TrainingPlan.processBytes, ""), ("peak estimate", m.peak, ""),
@@ -56,7 +57,9 @@ struct Plan: ParsableCommand {
         return jsonObject([
             ("model", .string(name)), ("mesh", .string("data=\(plan.dataRanks),model=\(plan.modelRanks)")),
             ("micro_batch", .int(plan.microBatch)), ("seq_len", .int(plan.seqLen)), ("recompute", .string(plan.recompute.rawValue)),
-            ("zero", .bool(plan.zero)), ("parameters_bytes", .int(m.parameters)), ("gradients_bytes", .int(m.gradients)),
+            ("zero", .bool(plan.zero)), ("trained_parameters", .int(plan.trainedParameters)),
+            ("frozen_dtype", .string(plan.frozenDType?.rawValue ?? "none")),
+            ("parameters_bytes", .int(m.parameters)), ("gradients_bytes", .int(m.gradients)),
             ("optimizer_state_bytes", .int(m.optimizerState)), ("activations_bytes", .int(m.activations)),
             ("process_bytes", .int(TrainingPlan.processBytes)), ("peak_bytes", .int(m.peak)),
             ("model_axis_bytes_per_step", .int(plan.modelAxisBytes)), ("data_axis_bytes_per_step", .int(plan.dataAxisBytes)),

@@ -1,5 +1,6 @@
 import Foundation
 import Gemma
+import NN
 
 // The schema: every section and key of the run configuration, in file order, with its type, default
 // (the struct's) and meaning. Loading, `--set`, `yaml()` and the reference table all read this one list.
@@ -144,6 +145,7 @@ extension RunConfig.DPO.Loss: ConfigChoice {}
 extension RunConfig.RL.Algorithm: ConfigChoice {}
 extension RunConfig.Data.Filter: ConfigChoice {}
 extension RunConfig.Model.LoRATarget: ConfigChoice {}
+extension ParameterStore.FrozenDType: ConfigChoice {}
 
 /// A list of choices: `[pii, dedup]` in YAML (a sequence, which the loader passes on as `pii,dedup`),
 /// `pii,dedup` or `[pii, dedup]` with `--set`; `[]` for none.
@@ -257,6 +259,8 @@ extension RunConfig {
                 ConfigField("lora.targets", \.model.lora.targets, "The projections LoRA adapts (PEFT's module names)."),
                 ConfigField("lora.init", \.model.lora.initFrom, typeName: "path",
                             "A PEFT adapter directory to start the adapters from (same rank, alpha and targets); null = A random, B zero."),
+                ConfigField("frozen_dtype", \.model.frozenDType,
+                            "How a LoRA run stores its frozen base: f32, or bf16 (half the bytes; widened to Float32 one matrix at a time for each product)."),
             ]),
             ConfigSection(name: "tokenizer", fields: [
                 ConfigField("path", \.tokenizer.path, typeName: "path",

@@ -38,6 +38,8 @@ extension RunConfig {
         }
 
         try require(model.lora.rank != nil || model.lora.initFrom == nil, "model.lora.init", "needs model.lora.rank (LoRA is off)")
+        try require(model.frozenDType == .float32 || model.lora.rank != nil, "model.frozen_dtype",
+                    "bf16 stores the frozen base of a LoRA run, but model.lora is off (nothing would be frozen)")
         if let rank = model.lora.rank {
             try require(rank > 0, "model.lora.rank", "must be > 0 (null turns LoRA off), got \(rank)")
             try number(model.lora.alpha, "model.lora.alpha", { $0 > 0 }, "> 0")

@@ -1,3 +1,5 @@
+import NN
+
 /// A training run's configuration: the YAML file given to `gemma-train pretrain|sft|reward --config FILE`
 /// with its `--set section.key=value` overrides applied (``load(path:overrides:)``), checked
 /// (``validate()``), and written back to `<run dir>/config.yaml` with every default filled in (``yaml()``).
@@ -69,6 +71,8 @@ public struct RunConfig: Codable, Equatable, Sendable {
         public var initFrom: String?
         /// LoRA on the projections (`model.lora` in YAML, a nested mapping); off unless `rank` is set.
         public var lora: LoRASettings
+        /// How the frozen base of a LoRA run is stored (`frozen_dtype`: f32 or bf16, widened per product).
+        public var frozenDType: ParameterStore.FrozenDType
 
         /// A weight LoRA can adapt, by PEFT's module name (``Gemma/LoRA/targetNames``).
         public enum LoRATarget: String, Codable, CaseIterable, Sendable {
@@ -99,16 +103,19 @@ public struct RunConfig: Codable, Equatable, Sendable {
             }
         }
 
-        public init(preset: String? = "tiny", path: String? = nil, initFrom: String? = nil, lora: LoRASettings = LoRASettings()) {
+        public init(preset: String? = "tiny", path: String? = nil, initFrom: String? = nil, lora: LoRASettings = LoRASettings(),
+                    frozenDType: ParameterStore.FrozenDType = .float32) {
             self.preset = preset
             self.path = path
             self.initFrom = initFrom
             self.lora = lora
+            self.frozenDType = frozenDType
         }
 
         enum CodingKeys: String, CodingKey {
             case preset, path, lora
             case initFrom = "init"
+            case frozenDType = "frozen_dtype"
         }
     }
 

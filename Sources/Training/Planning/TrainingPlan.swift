@@ -2,6 +2,7 @@ import Autograd
 import Checkpoint
 import Foundation
 import Gemma
+import NN
 
 /// What a language-model run (pretraining, SFT) needs on each rank, from its config alone, before
 /// anything is allocated (`gemma-train plan`): memory by kind and the bytes each mesh axis carries per
@@ -18,6 +19,11 @@ import Gemma
 ///                               logits n·v when at most crossEntropyLogitCacheBytes, else one chunk
 ///     recompute block           L·n·D block outputs + one block's inside (replayed in backward)
 ///     backward's gradients      n·(2D + 3f) at once at most (a block's stream and MLP gradients)
+///     LoRA, per adapted weight  n·(3·out + r) in its block: the base product, x·Aᵀ, ·Bᵀ and its scaling
+///     bf16 frozen base          one weight matrix widened to Float32 at a time
+///
+/// With LoRA only the adapters have gradients, optimizer state and data-axis traffic; the frozen base
+/// takes 4 bytes per element, or 2 with `model.frozen_dtype: bf16`.
 ///
 /// ``processBytes`` is what the process holds besides (code, libraries, OpenBLAS and MPI buffers, the
 /// tokenized data), measured.
@@ -40,6 +46,10 @@ public struct TrainingPlan: Sendable {
     /// Sequences and tokens per forward pass on one data rank.
     public let microBatch: Int, seqLen: Int
     public let recompute: RunConfig.Train.Recompute
+    /// Parameters with a gradient on model rank 0: all of them, or LoRA's adapters.
+    public let trainedParameters: Int
+    /// How a LoRA run stores its frozen base; nil without LoRA (nothing is frozen).
+    public let frozenDType: ParameterStore.FrozenDType?
     /// Whether the optimizer state is sharded over `data` (ZeRO-1 with more than one data rank).
     public let zero: Bool
     /// Model rank 0's memory, the largest: later ranks differ only by the vocabulary's padding rows.
@@ -61,32 +71,55 @@ public struct TrainingPlan: Sendable {
         zero = config.mesh.zero && d > 1
 
         let sharesKV = c.numKeyValueHeads < m
-        let p = GemmaParameter.all(c).reduce(0) { total, parameter in
-            total + (m == 1 ? parameter.count : parameter.sharding(part: 0, parts: m, sharesKV: sharesKV).localShape.reduce(1, *))
+        let settings = config.model.lora
+        let lora = settings.rank.map { LoRA(rank: $0, alpha: settings.alpha, targets: settings.targets.map(\.rawValue)) }
+        let n = microBatch * seqLen
+        // Rank 0's elements of the table, of its adapters, of what is summed over `model`, the largest
+        // weight, and the floats the adapters keep per block.
+        var (base, adapters, summed, largest, adapterActivations) = (0, 0, 0, 0, 0)
+        for parameter in GemmaParameter.all(c) {
+            let sharding = m == 1 ? Sharding.replicated(parameter.shape) : parameter.sharding(part: 0, parts: m, sharesKV: sharesKV)
+            let local = sharding.localShape.reduce(1, *)
+            base += local
+            largest = max(largest, local)
+            if lora == nil, sharding.sumsGradient { summed += local }
+            guard let lora, lora.adapts(parameter) else { continue }
+            let (a, b) = lora.shardings(of: sharding)
+            for s in [a, b] {
+                adapters += s.localShape.reduce(1, *)
+                if s.sumsGradient { summed += s.localShape.reduce(1, *) }
+            }
+            let out = parameter.role == .o || parameter.role == .down ? c.hiddenSize : sharding.localShape[0]
+            adapterActivations += n * (3 * out + lora.rank)
         }
+        adapterActivations /= c.numHiddenLayers  // per block
+        let p = lora == nil ? base : adapters
+        trainedParameters = p
+        frozenDType = lora == nil ? nil : config.model.frozenDType
         let optimizerFloats = zero ? 2 * ((p + d - 1) / d) : 2 * p
+        let baseBytes = lora == nil ? 0 : (config.model.frozenDType == .bfloat16 ? 2 : 4) * base
+        let widened = lora != nil && config.model.frozenDType == .bfloat16 ? largest + 2048 * c.hiddenSize : 0
 
-        let (n, hidden, hd) = (microBatch * seqLen, c.hiddenSize, c.headDim)
+        let (hidden, hd) = (c.hiddenSize, c.headDim)
         let (heads, kvHeads, f) = (c.numAttentionHeads / m, sharesKV ? 1 : c.numKeyValueHeads / m, c.intermediateSize / m)
         let vocabRows = (c.vocabSize + m - 1) / m
         let partialSums = m > 1 ? 2 * hidden : 0
         let block = n * (6 * hidden + partialSums + 3 * heads * hd + 3 * kvHeads * hd + heads + 3 * f)
-            + (sharesKV ? 2 * hd * hidden : 0)
+            + (sharesKV ? 2 * hd * hidden : 0) + adapterActivations
         let logits = n * vocabRows * 4 <= crossEntropyLogitCacheBytes ? n * vocabRows : n * min(2048, vocabRows)
         let outside = n * (hidden * (m > 1 ? 2 : 1) + 2 * hidden) + logits
         let layers = c.numHiddenLayers
         let kept = recompute == .block ? layers * n * hidden + block : layers * block
         let gradients = n * (2 * hidden + 3 * f)
-        memory = Memory(parameters: 4 * p, gradients: 4 * p, optimizerState: 4 * optimizerFloats,
-                        activations: 4 * (kept + outside + gradients))
+        memory = Memory(parameters: baseBytes + 4 * p, gradients: 4 * p, optimizerState: 4 * optimizerFloats,
+                        activations: 4 * (kept + outside + gradients + widened))
 
         // Per micro-batch on `model`: the embedding's sum, two sums per block forward (again when
         // recomputed) and backward, the cross-entropy's max and [2, n] sums and its input gradient.
         let blockSums = (recompute == .block ? 6 : 4) * layers * n * hidden
         let perMicroBatch = n * hidden + blockSums + 3 * n + n * hidden
-        let kvGradients = sharesKV ? 2 * layers * c.numKeyValueHeads * hd * hidden : 0
         let ring = { (bytes: Int, ranks: Int) in ranks > 1 ? 2 * (ranks - 1) * bytes / ranks : 0 }
-        modelAxisBytes = ring(4 * (accumulation * perMicroBatch + kvGradients), m)
+        modelAxisBytes = ring(4 * (accumulation * perMicroBatch + summed), m)
         dataAxisBytes = ring(4 * p, d)  // ZeRO's reduce-scatter + all-gather send what one all-reduce sends
     }
 

@@ -35,8 +35,8 @@ struct FaultInjection {
         hits(.nan, rank: rank, step: step) ? .nan : loss
     }
 
-    /// After the update of a faulty step of a `nan-weights` fault, sets the first parameter of `store` to NaN.
+    /// After the update of a faulty step of a `nan-weights` fault, sets the first trainable parameter of `store` to NaN.
     func update(_ store: ParameterStore, rank: Int, step: Int) {
-        if hits(.nanWeights, rank: rank, step: step) { store.tensor(0).data[0] = .nan }
+        if hits(.nanWeights, rank: rank, step: step) { store.values.data[store.trainable.lowerBound] = .nan }
     }
 }

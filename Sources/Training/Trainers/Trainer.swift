@@ -85,8 +85,8 @@ public final class Trainer {
 
         // This rank's split of a model over the mesh's `model` axis, from the model's config.
         let split: TensorParallel.Choice = mesh?.modelSplit ?? { _ in nil }
-        // Read shard by shard: a rank never holds more of `model.init` than its part and one full tensor.
-        let initial = try config.model.initFrom.map { try ModelFile.loadAny($0, tensorParallel: split) }
+        // The weights are read into the built model, shard by shard (Trainer.buildModel).
+        let initial = try config.model.initFrom.map { try ModelFile.describe($0) }
         tokenizer = try Trainer.loadTokenizer(config, initial)
         model = try Trainer.buildModel(config, task: task, initial: initial, split: split, log: self.log)
         model.recomputesBlocks = config.train.recompute == .block
@@ -94,7 +94,8 @@ public final class Trainer {
             model.loraDropout = LoRADropout(probability: Float(config.model.lora.dropout), seed: UInt64(config.run.seed))
         }
         let built = model
-        adapterHeader = built.lora.map { ModelFile.AdapterHeader(lora: $0, base: config.model.initFrom!, baseChecksum: built.baseChecksum()) }
+        adapterHeader = built.lora.map { ModelFile.AdapterHeader(lora: $0, base: config.model.initFrom!, baseChecksum: built.baseChecksum(),
+                                                                     frozenDType: config.model.frozenDType) }
         guard tokenizer.vocabularySize <= model.config.vocabSize else {
             throw TrainingError("tokenizer.path has \(tokenizer.vocabularySize) pieces, more than the model's vocab_size \(model.config.vocabSize)")
         }
@@ -113,13 +114,11 @@ public final class Trainer {
                                         shape: LearningRateSchedule.Shape(rawValue: t.schedule.rawValue)!,
                                         minRatio: Float(t.minLrRatio))
         let context = ObjectiveContext(config: config, model: model, tokenizer: tokenizer, mesh: mesh, log: self.log)
-        objective = try Self.makeObjective(task, context, split: split, initial: initial)
+        objective = try Self.makeObjective(task, context, split: split)
     }
 
-    /// The objective of `task`, which loads its data (and the models it needs besides the policy;
-    /// `initial` is `model.init` as loaded).
-    static func makeObjective(_ task: Task, _ context: ObjectiveContext, split: @escaping TensorParallel.Choice,
-                              initial: ModelFile.Contents?) throws -> any TrainingObjective {
+    /// The objective of `task`, which loads its data (and the models it needs besides the policy).
+    static func makeObjective(_ task: Task, _ context: ObjectiveContext, split: @escaping TensorParallel.Choice) throws -> any TrainingObjective {
         switch task {
         case .pretrain: return try LanguageModelObjective.pretraining(context)
         case .sft: return try LanguageModelObjective.supervisedFineTuning(context)
@@ -136,9 +135,10 @@ public final class Trainer {
             }
             return try PreferenceObjective(context, loadReference: loadReference)
         case .rl:
-            guard let reference = initial?.model else {
+            guard let start = context.config.model.initFrom else {
                 throw TrainingError("rl needs model.init (the SFT policy): the reference is a frozen copy of the starting weights")
             }
+            let reference = try ModelFile.loadAny(start, tensorParallel: split).model
             guard let path = context.config.rl.rewardModel else {
                 throw TrainingError("rl.reward_model is not set: give the reward checkpoint (of gemma-train reward) that scores the completions")
             }
@@ -171,7 +171,7 @@ public final class Trainer {
     }
 
     /// The tokenizer of `tokenizer.path`, else the one stored with `model.init`.
-    static func loadTokenizer(_ config: RunConfig, _ initial: ModelFile.Contents?) throws -> SentencePieceTokenizer {
+    static func loadTokenizer(_ config: RunConfig, _ initial: ModelFile.Description?) throws -> SentencePieceTokenizer {
         if let path = config.tokenizer.path {
             return try SentencePieceTokenizer(contentsOf: URL(fileURLWithPath: path))
         }
@@ -183,12 +183,13 @@ public final class Trainer {
 
     /// The model: architecture from `model.preset` / `model.path` (or `model.init`), weights from
     /// `model.init` when given, else Hugging Face's initialisation seeded by `run.seed`; this rank's
-    /// shards when the mesh has a `model` axis. With `model.lora` the weights are frozen and the adapters
-    /// start as PEFT's (seeded by `run.seed`) or from the PEFT adapter `model.lora.init`.
-    static func buildModel(_ config: RunConfig, task: Task, initial: ModelFile.Contents?, split: TensorParallel.Choice,
+    /// shards when the mesh has a `model` axis, read straight into the model's storage (so it never
+    /// exists twice). With `model.lora` the weights are frozen (stored as `model.frozen_dtype`) and the
+    /// adapters start as PEFT's (seeded by `run.seed`) or from the PEFT adapter `model.lora.init`.
+    static func buildModel(_ config: RunConfig, task: Task, initial: ModelFile.Description?, split: TensorParallel.Choice,
                            log: (String) -> Void) throws -> GemmaModel {
         let head = task.head
-        var architecture = initial?.model.config
+        var architecture = initial?.config
         if let preset = config.model.preset {
             guard let p = GemmaConfig.presets[preset] else {
                 throw TrainingError("model.preset '\(preset)' is not one of \(GemmaConfig.presets.keys.sorted().joined(separator: ", "))")
@@ -201,22 +202,27 @@ public final class Trainer {
         try architecture.validate()
         let settings = config.model.lora
         let lora = settings.rank.map { LoRA(rank: $0, alpha: settings.alpha, targets: settings.targets.map(\.rawValue)) }
-        let model = GemmaModel(config: architecture, head: head, tensorParallel: try split(architecture), lora: lora)
-        model.initialize(seed: UInt64(config.run.seed))
+        if let initial {
+            guard initial.config == architecture else {
+                throw TrainingError("model.init \(config.model.initFrom!) has a different architecture from the run's model config")
+            }
+            guard !(initial.head == .reward && head == .causalLM) else {
+                throw TrainingError("model.init \(config.model.initFrom!) is a reward model; \(task.rawValue) trains a causal language model")
+            }
+        }
+        let model = GemmaModel(config: architecture, head: head, tensorParallel: try split(architecture), lora: lora,
+                               frozen: config.model.frozenDType)
+        if initial?.head != head {  // the weights model.init does not give (all, or a new reward head) start as HF's
+            model.initialize(seed: UInt64(config.run.seed))
+        }
         model.initializeAdapters(seed: UInt64(config.run.seed))
         if let adapter = settings.initFrom {
             do { try PEFTAdapter.load(adapter, into: model) } catch let error as ModelFile.FormatError {
                 throw TrainingError("model.lora.init: \(error)")
             }
         }
-        if let initial {
-            guard initial.model.config == architecture else {
-                throw TrainingError("model.init \(config.model.initFrom!) has a different architecture from the run's model config")
-            }
-            guard !(initial.model.head == .reward && head == .causalLM) else {
-                throw TrainingError("model.init \(config.model.initFrom!) is a reward model; \(task.rawValue) trains a causal language model")
-            }
-            let fresh = model.copyParameters(from: initial.model)
+        if let path = config.model.initFrom {
+            let fresh = try ModelFile.loadWeights(path, into: model)
             if !fresh.isEmpty { log("initialised from \(config.model.initFrom!); new: \(fresh.joined(separator: ", "))") }
         }
         return model
@@ -233,7 +239,7 @@ public final class Trainer {
                 throw TrainingError("model.path \(path): not a Gemma config.json: \(error.summary)")
             }
         }
-        return try ModelFile.loadAny(path).model.config
+        return try ModelFile.describe(path).config
     }
 }
 
