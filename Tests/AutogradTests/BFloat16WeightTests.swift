@@ -1,7 +1,7 @@
 import XCTest
 @testable import Autograd
 
-/// Ops on a frozen bf16 ``Weight``: each gives exactly what it gives on the widened Float32 tensor
+/// Ops on a frozen bf16 ``Weight`` (Linear.swift, Embedding.swift, CrossEntropy.swift): each gives exactly what it gives on the widened Float32 tensor
 /// (values and input gradients, bit for bit), and the weight itself gets no gradient.
 final class BFloat16WeightTests: XCTestCase {
     /// `values` rounded to bf16, as a bf16 weight and as its widened Float32 copy (no gradient).
@@ -38,15 +38,38 @@ final class BFloat16WeightTests: XCTestCase {
 
     func testMatmulEqualsTheWidenedProduct() {
         var rng = TestRNG(seed: 1)
-        for transposeB in [true, false] {
-            let a = rng.tensor([2, 3, 7])
-            let (w, f32) = weights(transposeB ? [5, 7] : [7, 5], &rng)
-            let ours = run([a]) { matmul(a, w, transposeB: transposeB) }
-            let reference = run([a]) { matmul(a, f32, transposeB: transposeB) }
-            XCTAssertEqual(ours.value, reference.value)
-            XCTAssertEqual(ours.grads, reference.grads)
-            XCTAssertNil(f32.grad)
-        }
+        let a = rng.tensor([2, 3, 7])
+        let (w, f32) = weights([5, 7], &rng)
+        let ours = run([a]) { linear(a, w) }
+        let reference = run([a]) { matmul(a, f32, transposeB: true) }
+        XCTAssertEqual(ours.value, reference.value)
+        XCTAssertEqual(ours.grads, reference.grads)
+        XCTAssertNil(f32.grad)
+    }
+
+    /// A weight widened in blocks of rows (here 2 rows of 7): the same product, and `dA` summed over
+    /// the blocks (1e-6 of the largest element: the sum is re-associated).
+    func testBlockedProduct() {
+        var rng = TestRNG(seed: 4)
+        let a = rng.tensor([3, 7])
+        let (w, f32) = weights([5, 7], &rng)
+        let ours = run([a]) { linear(a, w, blockElements: 14) }
+        let reference = run([a]) { matmul(a, f32, transposeB: true) }
+        XCTAssertEqual(ours.value, reference.value)
+        for (x, y) in zip(ours.grads[0], reference.grads[0]) { XCTAssertEqual(x, y, accuracy: 1e-6 * reference.grads[0].map(abs).max()!) }
+    }
+
+    /// The fused LoRA projection on a bf16 weight (in blocks) equals it on the widened weight.
+    func testLowRankLinearOnABFloat16Weight() {
+        var rng = TestRNG(seed: 5)
+        let (x, a, b) = (rng.tensor([4, 7]), rng.tensor([3, 7]), rng.tensor([5, 3]))
+        let (w, f32) = weights([5, 7], &rng)
+        let ours = run([x, a, b]) { lowRankLinear(x, w, adapterInput: x, a: a, b: b, scale: 0.5, blockElements: 21) }
+        let reference = run([x, a, b]) { lowRankLinear(x, .float32(f32), adapterInput: x, a: a, b: b, scale: 0.5) }
+        XCTAssertEqual(ours.value, reference.value)
+        XCTAssertEqual(ours.grads[1], reference.grads[1])
+        XCTAssertEqual(ours.grads[2], reference.grads[2])
+        for (p, q) in zip(ours.grads[0], reference.grads[0]) { XCTAssertEqual(p, q, accuracy: 1e-5) }
     }
 
     func testRowsAndEmbedding() {

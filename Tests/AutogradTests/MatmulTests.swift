@@ -74,3 +74,23 @@ final class MatmulTests: XCTestCase {
         assertGradients([x]) { matmul(x, x, transposeB: true) }
     }
 }
+
+/// The fused LoRA projection `x·Wᵀ + s·(u·Aᵀ)·Bᵀ` against finite differences (W frozen), with the
+/// adapter's input the same tensor as x and a separate one (dropout), and against the composed ops.
+final class LowRankLinearTests: XCTestCase {
+    func testGradientsAndComposition() {
+        var rng = TestRNG(seed: 21)
+        let (x, u) = (rng.tensor([2, 3, 6]), rng.tensor([2, 3, 6]))
+        let w = rng.tensor([5, 6], requiresGrad: false)
+        let (a, b) = (rng.tensor([2, 6]), rng.tensor([5, 2]))
+        assertGradients([x, a, b], eps: 1e-2, atol: 1e-3, rtol: 1e-2) {
+            lowRankLinear(x, .float32(w), adapterInput: x, a: a, b: b, scale: 1.5)
+        }
+        assertGradients([x, u, a, b], eps: 1e-2, atol: 1e-3, rtol: 1e-2) {
+            lowRankLinear(x, .float32(w), adapterInput: u, a: a, b: b, scale: 1.5)
+        }
+        let fused = lowRankLinear(x, .float32(w), adapterInput: u, a: a, b: b, scale: 1.5)
+        let composed = matmul(x, w, transposeB: true) + matmul(matmul(u, a, transposeB: true), b, transposeB: true) * 1.5
+        assertClose(fused, composed, tol: 1e-5)
+    }
+}

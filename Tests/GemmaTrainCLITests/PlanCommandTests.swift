@@ -29,22 +29,31 @@ final class PlanCommandTests: XCTestCase {
         XCTAssertTrue(bad.stderr.hasPrefix("error: ") && bad.stderr.contains("num_attention_heads (8) is not a multiple of mesh.model (3)"), bad.stderr)
     }
 
-    /// The tiny pretraining config on 1x1 with and without recomputation, and on 2x1 and 1x2: the plan's
-    /// peak is within 15% of the largest rank's measured peak resident set.
+    /// The tiny pretraining config on 1x1 with and without recomputation, and on 2x1 and 1x2, without and
+    /// with LoRA (on a Float32 and on a bf16 base): the plan's peak is within 15% of the largest rank's
+    /// measured peak resident set.
     func testPeakWithinFifteenPercentOfMeasured() throws {
         let dir = try CommandRunner.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: dir) }
+        let base = dir.appendingPathComponent("base.h5").path
+        let made = try CommandRunner.inRoot {
+            try CommandRunner.run(["init-model", "--preset", "tiny", "--tokenizer", "Configs/tokenizer/demo.model", "--out", base])
+        }
+        XCTAssertEqual(made.status, 0, made.stderr)
         let settings = CommandRunner.shortRun + ["--set", "train.steps=4", "--set", "run.dir=\(dir.path)"]
-        for (data, model, recompute) in [(1, 1, "none"), (1, 1, "block"), (2, 1, "none"), (1, 2, "block")] {
+        let lora = ["--set", "model.init=\(base)", "--set", "model.lora.rank=8"]
+        for (data, model, recompute, extra) in [(1, 1, "none", []), (1, 1, "block", []), (2, 1, "none", []), (1, 2, "block", []),
+                                                 (1, 1, "none", lora), (2, 1, "block", lora + ["--set", "model.frozen_dtype=bf16"]),
+                                                 (1, 2, "none", lora + ["--set", "model.frozen_dtype=bf16"])] {
             let arguments = ["--config", "Configs/pretrain-tiny.yaml", "--mesh", "data=\(data),model=\(model)",
-                             "--set", "train.recompute=\(recompute)"] + settings
+                             "--set", "train.recompute=\(recompute)"] + settings + extra
             let r = try CommandRunner.mpirun(data * model, ["bench", "train", "--warmup", "1"] + arguments)
             XCTAssertEqual(r.status, 0, r.stderr)
             let measured = try JSONSerialization.jsonObject(with: Data(r.stdout.split(separator: "\n").last!.utf8)) as! [String: Any]
             let measuredBytes = (measured["peak_rss_mib"] as! NSNumber).doubleValue * 1_048_576
             let planned = (try plan(arguments)["peak_bytes"] as! NSNumber).doubleValue
             XCTAssertEqual(planned, measuredBytes, accuracy: 0.15 * measuredBytes,
-                           "\(data)x\(model) recompute \(recompute): planned \(planned / 1_048_576) MiB, measured \(measuredBytes / 1_048_576) MiB")
+                           "\(data)x\(model) recompute \(recompute) \(extra): planned \(planned / 1_048_576) MiB, measured \(measuredBytes / 1_048_576) MiB")
         }
     }
 }

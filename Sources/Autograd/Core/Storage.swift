@@ -85,16 +85,9 @@ final class BufferPool: @unchecked Sendable {  // state guarded by `lock`
 /// Ends the process with one line on standard error and exit code 1 (no crash trace): a model, batch or
 /// sequence length too large for this machine's memory cannot be recovered from mid-step.
 func exitOutOfMemory(bytes: Int) -> Never {
-    let line = "error: out of memory allocating \(bytes / 1_048_576) MiB (resident \(residentMiB()) MiB); "
+    let line = "error: out of memory allocating \(bytes / 1_048_576) MiB (resident \(processStatusBytes("VmRSS") / 1_048_576) MiB); "
         + "use a smaller model, micro-batch or seq_len, or more ranks on the model axis\n"
     _ = line.withCString { write(2, $0, strlen($0)) }
     exit(1)
 }
 
-/// This process's resident memory in MiB (VmRSS of /proc/self/status), 0 if unknown.
-private func residentMiB() -> Int {
-    guard let status = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8),
-          let line = status.split(separator: "\n").first(where: { $0.hasPrefix("VmRSS:") }),
-          let kb = Int(line.split(separator: " ").dropFirst().first ?? "") else { return 0 }
-    return kb / 1024
-}

@@ -82,17 +82,3 @@ struct MatmulShape {
         }
     }
 }
-
-/// `a · op(w)` for a ``Weight``: ``matmul(_:_:transposeA:transposeB:)`` of a Float32 one. A bf16 `w` is
-/// widened into a pooled buffer for the forward product and again in backward for `dA = dC · op(W)ᵀ`
-/// (it has no gradient), so its Float32 copy lives only as long as one product.
-public func matmul(_ a: Tensor, _ w: Weight, transposeB: Bool = false) -> Tensor {
-    guard case .bfloat16(let b) = w else { return matmul(a, w.tensor, transposeB: transposeB) }
-    let out = withNoGrad { matmul(a, b.widened(), transposeB: transposeB) }  // [..., M, N]
-    let (k, n) = transposeB ? (b.shape[1], b.shape[0]) : (b.shape[0], b.shape[1])
-    let product = MatmulShape(m: out.count / max(n, 1), n: n, k: k, transA: false, transB: transposeB)
-    return out.recorded("matmul", [a]) { g in
-        let widened = b.widened()
-        a.withGradBuffer { da, acc in product.gradA(g.data, widened.data, da, accumulate: acc) }
-    }
-}

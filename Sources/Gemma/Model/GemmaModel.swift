@@ -279,7 +279,7 @@ public final class GemmaModel {
     /// Next-token logits `[B*T, V]` (the output projection is the embedding, transposed).
     public func logits(ids: [Int32], batch: Int, positions: [Int32]? = nil, documents: [Int32]? = nil) -> Tensor {
         precondition(tensorParallel == nil, "logits: not available on a model split over ranks (use loss)")
-        return matmul(hiddenStates(ids: ids, batch: batch, positions: positions, documents: documents), embed, transposeB: true)
+        return linear(hiddenStates(ids: ids, batch: batch, positions: positions, documents: documents), embed)
     }
 
     /// Mean cross-entropy of `targets` (`[B*T]`, -100 = ignored) under the model, fused with the output

@@ -104,7 +104,7 @@ extension GemmaModel {
     /// The logits `[R, V]` (row-major) of final-normed hidden states `h: [R, D]`. On a model split over
     /// ranks each rank computes its vocabulary rows and one sum over the group gathers them.
     func outputLogits(_ h: Tensor) -> [Float] {
-        let local = matmul(h, embed, transposeB: true)  // [R, V] or this rank's [R, Vp/M]
+        let local = linear(h, embed)  // [R, V] or this rank's [R, Vp/M]
         guard let tp = tensorParallel, tp.size > 1 else { return local.scalars }
         let (rows, width, v) = (h.shape[0], local.shape[1], config.vocabSize)
         var full = [Float](repeating: 0, count: rows * v)

@@ -74,18 +74,18 @@ extension GemmaModel {
         let fullInput: Int, inputOffset: Int
     }
 
-    /// `x·Wᵀ`, plus the adapter's `(alpha/r)·(dropout(x)·Aᵀ)·Bᵀ` when `weight` is adapted.
+    /// `x·Wᵀ`, plus the adapter's `(alpha/r)·(dropout(x)·Aᵀ)·Bᵀ` when `weight` is adapted (one fused
+    /// ``lowRankLinear(_:_:adapterInput:a:b:scale:blockElements:)``).
     /// `x: [N, in]` → `[N, out]`; `dropout` is the recorded pass's key and the layer (nil: no dropout).
     func project(_ x: Tensor, _ weight: Weight, _ adapter: Adapter?, dropout: (pass: UInt64, layer: Int)? = nil) -> Tensor {
-        let base = matmul(x, weight, transposeB: true)
-        guard let adapter, let lora else { return base }
+        guard let adapter, let lora else { return linear(x, weight) }
         var input = x
         if let dropout, let masks = loraDropout {
             let roles = GemmaParameter.Role.allCases
             input = x * masks.mask(pass: dropout.pass, layer: dropout.layer, projection: roles.firstIndex(of: adapter.role)!,
                                    rows: x.shape[0], columns: x.shape[1], fullColumns: adapter.fullInput, columnOffset: adapter.inputOffset)
         }
-        return base + matmul(matmul(input, adapter.a, transposeB: true), adapter.b, transposeB: true) * lora.scale
+        return lowRankLinear(x, weight, adapterInput: input, a: adapter.a, b: adapter.b, scale: lora.scale)
     }
 
     /// PEFT's initialisation of every adapter: `A` uniform(±1/sqrt(in)) from `seed`, drawn over the full
@@ -128,8 +128,11 @@ extension GemmaModel {
         var h: UInt64 = 0xcbf2_9ce4_8422_2325
         for (i, p) in parameterTable.enumerated() where p.role != .score {
             let e = parameters.entries[i]
-            parameters.withValues(i) { x in
-                for j in 0..<e.count { h = (h ^ UInt64(x[j].bitPattern)) &* 0x100_0000_01b3 }
+            switch parameters.weight(i) {
+            case .float32(let t):
+                for j in 0..<e.count { h = (h ^ UInt64(t.data[j].bitPattern)) &* 0x100_0000_01b3 }
+            case .bfloat16(let t):  // the widened value's bits, without widening the tensor
+                for j in 0..<e.count { h = (h ^ UInt64(UInt32(t.bits[j]) << 16)) &* 0x100_0000_01b3 }
             }
         }
         return String(h, radix: 16).leftPadded(to: 16)

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Autograd
 import Datasets
 import Foundation
 import Gemma
@@ -143,19 +144,11 @@ struct BenchData: ParsableCommand {
     func measure(_ body: () throws -> Void) throws -> (seconds: Double, peakMiB: Double, reset: Bool) {
         let reset = FileManager.default.isWritableFile(atPath: "/proc/self/clear_refs")
             && (try? "5".write(toFile: "/proc/self/clear_refs", atomically: false, encoding: .utf8)) != nil
-        let before = Self.status("VmRSS:")
+        let before = processStatusBytes("VmRSS")
         let started = ContinuousClock.now
         try body()
         let seconds = (ContinuousClock.now - started).milliseconds / 1000
-        return (seconds, Double(Self.status("VmHWM:") - (reset ? before : 0)) / 1_048_576, reset)
-    }
-
-    /// A `/proc/self/status` field in bytes (0 if unreadable).
-    static func status(_ field: String) -> Int {
-        guard let text = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8),
-              let line = text.split(separator: "\n").first(where: { $0.hasPrefix(field) }),
-              let kb = Int(line.split(separator: " ").dropFirst().first ?? "") else { return 0 }
-        return kb * 1024
+        return (seconds, Double(processStatusBytes("VmHWM") - (reset ? before : 0)) / 1_048_576, reset)
     }
 
     /// Whether two directories hold the same file names with the same bytes.

@@ -57,7 +57,7 @@ struct BenchTrain: ParsableCommand {
             let flopsPerToken = perWeight * (n + v * d) + 12 * l * t * Double(c.numAttentionHeads) * Double(c.headDim)
             let tokensPerS = Double(tokensPerStep) / stepSeconds
             let gflops = flopsPerToken * tokensPerS / 1e9
-            let rss = try mesh.world.communicator.allReduceMax([Double(peakResidentBytes())])[0]
+            let rss = try mesh.world.communicator.allReduceMax([Double(processStatusBytes("VmHWM"))])[0]
             let cpuSeconds = try mesh.world.communicator.allReduceSum([median(cpuTimes)])[0]
             guard mesh.isLeader else { return }
             print(jsonObject([
@@ -74,12 +74,4 @@ struct BenchTrain: ParsableCommand {
             ] + machineFields()))
         }
     }
-}
-
-/// The process's peak resident set (VmHWM of /proc/self/status), in bytes.
-func peakResidentBytes() -> Int {
-    guard let status = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8),
-          let line = status.split(separator: "\n").first(where: { $0.hasPrefix("VmHWM:") }),
-          let kb = Int(line.split(separator: " ").dropFirst().first ?? "") else { return 0 }
-    return kb * 1024
 }

@@ -19,8 +19,9 @@ import NN
 ///                               logits n·v when at most crossEntropyLogitCacheBytes, else one chunk
 ///     recompute block           L·n·D block outputs + one block's inside (replayed in backward)
 ///     backward's gradients      n·(2D + 3f) at once at most (a block's stream and MLP gradients)
-///     LoRA, per adapted weight  n·(3·out + r) in its block: the base product, x·Aᵀ, ·Bᵀ and its scaling
-///     bf16 frozen base          one weight matrix widened to Float32 at a time
+///     LoRA, per adapted weight  n·r in its block (x·Aᵀ, lowRankLinear), + 2n·in with dropout (mask, x·mask)
+///     bf16 frozen base          one projection matrix widened to Float32 at a time, and one
+///                               2048-row chunk of the embedding (by the output projection)
 ///
 /// With LoRA only the adapters have gradients, optimizer state and data-axis traffic; the frozen base
 /// takes 4 bytes per element, or 2 with `model.frozen_dtype: bf16`.
@@ -81,7 +82,7 @@ public struct TrainingPlan: Sendable {
             let sharding = m == 1 ? Sharding.replicated(parameter.shape) : parameter.sharding(part: 0, parts: m, sharesKV: sharesKV)
             let local = sharding.localShape.reduce(1, *)
             base += local
-            largest = max(largest, local)
+            if parameter.role != .embedding { largest = max(largest, local) }  // the embedding is widened by rows and chunks
             if lora == nil, sharding.sumsGradient { summed += local }
             guard let lora, lora.adapts(parameter) else { continue }
             let (a, b) = lora.shardings(of: sharding)
@@ -89,8 +90,7 @@ public struct TrainingPlan: Sendable {
                 adapters += s.localShape.reduce(1, *)
                 if s.sumsGradient { summed += s.localShape.reduce(1, *) }
             }
-            let out = parameter.role == .o || parameter.role == .down ? c.hiddenSize : sharding.localShape[0]
-            adapterActivations += n * (3 * out + lora.rank)
+            adapterActivations += n * (lora.rank + (settings.dropout > 0 ? 2 * sharding.localShape[1] : 0))
         }
         adapterActivations /= c.numHiddenLayers  // per block
         let p = lora == nil ? base : adapters
