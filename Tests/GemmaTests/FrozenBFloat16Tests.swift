@@ -7,10 +7,7 @@ import XCTest
 /// Float32 LoRA model computes over the same base rounded to bf16 (loss, adapter gradients, merged
 /// weights, generation), in half the base's bytes.
 final class FrozenBFloat16Tests: XCTestCase {
-    let config = GemmaConfig(vocabSize: 23, hiddenSize: 10, intermediateSize: 14, numHiddenLayers: 2,
-                             numAttentionHeads: 4, numKeyValueHeads: 2, headDim: 4, maxPositionEmbeddings: 32)
-    let ids: [Int32] = [2, 5, 7, 1, 9, 22, 3, 4, 13, 11]
-    let targets: [Int32] = [5, 7, 1, -100, 22, 3, 4, 0, 11, 6]
+    let (config, ids, targets) = (LoRAFixture.config, LoRAFixture.ids, LoRAFixture.targets)
     let lora = LoRA(rank: 3, alpha: 6, targets: LoRA.targetNames)
 
     /// A random base, rounded to bf16 values (so a Float32 copy holds exactly what a bf16 store does).

@@ -6,11 +6,7 @@ import XCTest
 /// LoRA on the model: the adapters' gradients against finite differences, a frozen base, PEFT's
 /// initialisation (B = 0 gives the base's logits bit for bit) and the merged model.
 final class LoRATests: XCTestCase {
-    /// The GQA config of ModelTests (query width 16, hidden 10).
-    let config = GemmaConfig(vocabSize: 23, hiddenSize: 10, intermediateSize: 14, numHiddenLayers: 2,
-                             numAttentionHeads: 4, numKeyValueHeads: 2, headDim: 4, maxPositionEmbeddings: 32)
-    let ids: [Int32] = [2, 5, 7, 1, 9, 22, 3, 4, 13, 11]
-    let targets: [Int32] = [5, 7, 1, -100, 22, 3, 4, 0, 11, 6]
+    let (config, ids, targets) = (LoRAFixture.config, LoRAFixture.ids, LoRAFixture.targets)
 
     /// A random base (std 0.3) and a LoRA model of rank 3 on `targets` over the same weights, its
     /// adapters initialised from `seed`; with `randomB` B is random too (else PEFT's zero).
@@ -134,4 +130,13 @@ final class LoRATests: XCTestCase {
         })
         XCTAssertEqual(model.merged().head, .reward)
     }
+}
+
+/// The model and batch the LoRA tests share: the GQA config of ModelTests (query width 16, hidden 10)
+/// and two rows of five tokens with one ignored target.
+enum LoRAFixture {
+    static let config = GemmaConfig(vocabSize: 23, hiddenSize: 10, intermediateSize: 14, numHiddenLayers: 2,
+                                    numAttentionHeads: 4, numKeyValueHeads: 2, headDim: 4, maxPositionEmbeddings: 32)
+    static let ids: [Int32] = [2, 5, 7, 1, 9, 22, 3, 4, 13, 11]
+    static let targets: [Int32] = [5, 7, 1, -100, 22, 3, 4, 0, 11, 6]
 }

@@ -113,8 +113,9 @@ final class LoRACommandTests: TinyModelTestCase {
 /// `model.frozen_dtype: bf16` as users run it.
 final class FrozenBFloat16CommandTests: TinyModelTestCase {
     /// LoRA SFT with a bf16 base: its curve stays near the Float32 base's (the base differs by rounding
-    /// only); the same on 1x1 and 1x2, where the bf16 base is split over the model axis (1e-4); the
-    /// checkpoint names the dtype, evaluates, and resumes bit for bit; without LoRA it is one line.
+    /// only); the same on 1x1 and 1x2, where the bf16 base is split over the model axis (1e-4); the 1x2
+    /// checkpoint evaluates whole and split alike; the checkpoint names the dtype, evaluates, and resumes
+    /// bit for bit; without LoRA it is one line.
     func testBFloat16BaseTrainsResumesAndEvaluates() throws {
         let every4 = CommandRunner.shortRun + ["--set", "train.steps=8", "--set", "checkpoint.every=4", "--set", "checkpoint.keep=0",
                                                "--set", "model.init=\(model)", "--set", "model.lora.rank=4", "--set", "train.lr=1e-2"]
@@ -131,8 +132,25 @@ final class FrozenBFloat16CommandTests: TinyModelTestCase {
         XCTAssertEqual(curve.count, 8)
         XCTAssertNotEqual(curve, f32Curve)
         for (a, b) in zip(f32Curve, curve) { XCTAssertEqual(b, a, accuracy: 2e-2 * abs(a)) }
-        let (_, split) = try sft("bf16-1x2", mesh: (1, 2), bf16)
+        let (splitRun, split) = try sft("bf16-1x2", mesh: (1, 2), bf16)
         for (step, (a, b)) in zip(curve, split).enumerated() { XCTAssertEqual(b, a, accuracy: 1e-4 * abs(a), "1x2 step \(step + 1)") }
+
+        // The split run's checkpoint loads on one process (merged) and split over model=2 (adapted): the
+        // base checksum does not depend on the mesh, and both give the same log-probs.
+        let data = CommandRunner.root.appendingPathComponent("Configs/data/sft-eval.jsonl").path
+        let logprobs = ["eval", "logprobs", "--checkpoint", splitRun.appendingPathComponent("ckpt-00000008.h5").path, "--data", data, "--format", "chat"]
+        let whole = try CommandRunner.run(logprobs)
+        let sharded = try CommandRunner.mpirun(2, logprobs + ["--mesh", "data=1,model=2"])
+        XCTAssertEqual(whole.status, 0, whole.stderr)
+        XCTAssertEqual(sharded.status, 0, sharded.stderr)
+        let rows = { (text: String) in text.split(separator: "\n").map { try! JSONSerialization.jsonObject(with: Data($0.utf8)) as! [String: Any] } }
+        let (a, b) = (rows(whole.stdout), rows(sharded.stdout))
+        XCTAssertEqual(a.count, b.count)
+        XCTAssertGreaterThan(a.count, 0)
+        for (x, y) in zip(a, b) {
+            XCTAssertEqual(x["tokens"] as? Int, y["tokens"] as? Int)
+            XCTAssertEqual((x["logp"] as! NSNumber).doubleValue, (y["logp"] as! NSNumber).doubleValue, accuracy: 1e-3)
+        }
 
         let resumed = dir.appendingPathComponent("bf16-resumed")
         try FileManager.default.createDirectory(at: resumed, withIntermediateDirectories: true)
@@ -143,7 +161,6 @@ final class FrozenBFloat16CommandTests: TinyModelTestCase {
         let checkpoint = run.appendingPathComponent("ckpt-00000008.h5").path
         let inspected = try CommandRunner.run(["inspect", checkpoint])
         XCTAssertTrue(inspected.stdout.contains("stored as bf16"), inspected.stdout)
-        let data = CommandRunner.root.appendingPathComponent("Configs/data/sft-eval.jsonl").path
         let evaluated = try CommandRunner.run(["eval", "loss", "--checkpoint", checkpoint, "--data", data, "--format", "chat"])
         XCTAssertEqual(evaluated.status, 0, evaluated.stderr)
 

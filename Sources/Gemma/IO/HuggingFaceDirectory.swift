@@ -142,7 +142,7 @@ extension ModelFile {
     }
 
     /// Whether `path` is a directory; throws when it does not exist.
-    private static func isDirectory(_ path: String) throws -> Bool {
+    static func isDirectory(_ path: String) throws -> Bool {
         var isDirectory: ObjCBool = false
         guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
             throw FormatError(path: path, message: "no such file or directory")

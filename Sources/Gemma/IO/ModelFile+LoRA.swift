@@ -69,16 +69,18 @@ extension ModelFile {
         return (try loadAdapted(file, path: path, header: header, config: config, head: kind), header, tokenizer)
     }
 
-    /// Loads the base `header` names, checks it is the one the adapters were trained on, reads the
-    /// trainable tensors of `file` and returns the adapted model (not merged).
+    /// Loads the base `header` names (this rank's shards when `tensorParallel` is given), checks it is
+    /// the one the adapters were trained on, reads the trainable tensors of `file` and returns the
+    /// adapted model (not merged).
     static func loadAdapted(_ file: H5File, path: String, header: AdapterHeader, config: GemmaConfig,
-                            head: GemmaModel.Head) throws -> GemmaModel {
+                            head: GemmaModel.Head, tensorParallel: TensorParallel? = nil) throws -> GemmaModel {
         guard try describe(header.base).config == config else {
             throw FormatError(path: path, message: "base model \(header.base) has a different architecture from the adapters' config")
         }
-        let model = GemmaModel(config: config, head: head, lora: header.lora!, frozen: header.frozenDType ?? .float32)
+        let frozen = header.frozenDType ?? .float32
+        let model = GemmaModel(config: config, head: head, tensorParallel: tensorParallel, lora: header.lora!, frozen: frozen)
         try loadWeights(header.base, into: model)
-        let checksum = model.baseChecksum()
+        let checksum = tensorParallel == nil ? model.baseChecksum() : try baseChecksum(of: header.base, config: config, frozen: frozen)
         guard checksum == header.baseChecksum else {
             throw FormatError(path: path, message: "base model \(header.base) has checksum \(checksum), the adapters were trained on \(header.baseChecksum)")
         }
@@ -87,11 +89,47 @@ extension ModelFile {
             let dataset = "\(paramsGroup)/\(e.name)"
             guard file.contains(dataset) else { throw FormatError(path: path, message: "missing dataset \(dataset)") }
             let shape = try file.shape(of: dataset)
-            guard shape == e.shape else {
-                throw FormatError(path: path, message: "dataset \(dataset) has shape \(shape), the adapters need \(e.shape)")
+            guard shape == e.sharding.fullShape else {
+                throw FormatError(path: path, message: "dataset \(dataset) has shape \(shape), the adapters need \(e.sharding.fullShape)")
             }
-            store.tensor(i).data.update(from: try file.readFloats(dataset).values, count: e.count)
+            try file.readFloats(dataset).values.withUnsafeBufferPointer { e.sharding.extract(from: $0.baseAddress!, into: store.tensor(i).data) }
         }
         return model
+    }
+
+    /// ``GemmaModel/baseChecksum()`` of the model at `path` (a `.h5` file or Hugging Face directory of
+    /// architecture `config`) stored as `frozen`, computed from the file a tensor (or 16 Mi elements) at a
+    /// time: what a rank holding only shards of the base records or checks.
+    public static func baseChecksum(of path: String, config: GemmaConfig, frozen: ParameterStore.FrozenDType) throws -> String {
+        var checksum = BaseChecksum(rounding: frozen == .bfloat16)
+        let table = GemmaParameter.all(config).filter { $0.role != .score }
+        if try isDirectory(path) {
+            let weights = try HuggingFaceDirectory.open(path).weights
+            for p in table {
+                var full = [Float](repeating: 0, count: p.count)
+                try full.withUnsafeMutableBufferPointer { try weights.readFloats(p.name, into: $0) }
+                full.withUnsafeBufferPointer { checksum.add($0) }
+            }
+            return checksum.hex
+        }
+        let (file, _, _, _) = try open(path)
+        guard try adapterHeader(file, path: path) == nil else {
+            let merged = try load(path).model  // a LoRA checkpoint as the base: its merged weights
+            for i in merged.parameterTable.indices where merged.parameterTable[i].role != .score {
+                merged.parameters.withValues(i) { checksum.add(UnsafeBufferPointer(start: $0, count: merged.parameters.entries[i].count)) }
+            }
+            return checksum.hex
+        }
+        for p in table {
+            let rowLength = p.shape.dropFirst().reduce(1, *)
+            let rowsPerRead = max(1, (16 << 20) / max(rowLength, 1))
+            for row in stride(from: 0, to: p.shape[0], by: rowsPerRead) {
+                let rows = min(rowsPerRead, p.shape[0] - row)
+                let values = try file.readFloats("\(paramsGroup)/\(p.name)", offset: [row] + p.shape.dropFirst().map { _ in 0 },
+                                                 count: [rows] + p.shape.dropFirst())
+                values.withUnsafeBufferPointer { checksum.add($0) }
+            }
+        }
+        return checksum.hex
     }
 }

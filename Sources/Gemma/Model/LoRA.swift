@@ -124,19 +124,43 @@ extension GemmaModel {
     /// A checksum of the base weights (the tensors of ``parameterTable`` but a reward model's `score`
     /// head, which a LoRA run trains; never the adapters): FNV-1a over the Float32 bit patterns in store
     /// order (of the widened values when the base is stored as bf16), as 16 hex digits. A LoRA checkpoint records it to find the base it adapts.
+    /// - Precondition: the model is whole (a split model's ranks use
+    ///   ``ModelFile/baseChecksum(of:config:frozen:)`` on the base's file).
     public func baseChecksum() -> String {
-        var h: UInt64 = 0xcbf2_9ce4_8422_2325
+        precondition(tensorParallel == nil, "baseChecksum: the model is split over ranks")
+        var checksum = BaseChecksum(rounding: false)
         for (i, p) in parameterTable.enumerated() where p.role != .score {
-            let e = parameters.entries[i]
             switch parameters.weight(i) {
-            case .float32(let t):
-                for j in 0..<e.count { h = (h ^ UInt64(t.data[j].bitPattern)) &* 0x100_0000_01b3 }
-            case .bfloat16(let t):  // the widened value's bits, without widening the tensor
-                for j in 0..<e.count { h = (h ^ UInt64(UInt32(t.bits[j]) << 16)) &* 0x100_0000_01b3 }
+            case .float32(let t): checksum.add(UnsafeBufferPointer(start: t.data, count: t.count))
+            case .bfloat16(let t): checksum.add(bfloat16: UnsafeBufferPointer(start: t.bits, count: t.count))
             }
         }
-        return String(h, radix: 16).leftPadded(to: 16)
+        return checksum.hex
     }
+}
+
+/// FNV-1a over Float32 bit patterns, fed in order: ``GemmaModel/baseChecksum()``.
+struct BaseChecksum {
+    private var h: UInt64 = 0xcbf2_9ce4_8422_2325
+    /// Whether values are rounded to bf16 before hashing (a base that will be stored as bf16).
+    let rounding: Bool
+
+    init(rounding: Bool) { self.rounding = rounding }
+
+    mutating func add(_ values: UnsafeBufferPointer<Float>) {
+        for x in values {
+            let bits = rounding ? UInt32(BFloat16.bits(x)) << 16 : x.bitPattern
+            h = (h ^ UInt64(bits)) &* 0x100_0000_01b3
+        }
+    }
+
+    /// bf16 values, hashed as their widened Float32 bits.
+    mutating func add(bfloat16 bits: UnsafeBufferPointer<UInt16>) {
+        for b in bits { h = (h ^ UInt64(UInt32(b) << 16)) &* 0x100_0000_01b3 }
+    }
+
+    /// 16 hex digits.
+    var hex: String { String(h, radix: 16).leftPadded(to: 16) }
 }
 
 extension String {

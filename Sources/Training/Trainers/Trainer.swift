@@ -94,8 +94,12 @@ public final class Trainer {
             model.loraDropout = LoRADropout(probability: Float(config.model.lora.dropout), seed: UInt64(config.run.seed))
         }
         let built = model
-        adapterHeader = built.lora.map { ModelFile.AdapterHeader(lora: $0, base: config.model.initFrom!, baseChecksum: built.baseChecksum(),
-                                                                     frozenDType: config.model.frozenDType) }
+        adapterHeader = try built.lora.map { lora in
+            let base = config.model.initFrom!
+            let checksum = built.tensorParallel == nil ? built.baseChecksum()
+                : try ModelFile.baseChecksum(of: base, config: built.config, frozen: config.model.frozenDType)
+            return ModelFile.AdapterHeader(lora: lora, base: base, baseChecksum: checksum, frozenDType: config.model.frozenDType)
+        }
         guard tokenizer.vocabularySize <= model.config.vocabSize else {
             throw TrainingError("tokenizer.path has \(tokenizer.vocabularySize) pieces, more than the model's vocab_size \(model.config.vocabSize)")
         }
