@@ -119,20 +119,21 @@ final class FrozenBFloat16CommandTests: TinyModelTestCase {
     func testBFloat16BaseTrainsResumesAndEvaluates() throws {
         let every4 = CommandRunner.shortRun + ["--set", "train.steps=8", "--set", "checkpoint.every=4", "--set", "checkpoint.keep=0",
                                                "--set", "model.init=\(model)", "--set", "model.lora.rank=4", "--set", "train.lr=1e-2"]
-        func sft(_ name: String, mesh: (Int, Int) = (1, 1), _ extra: [String] = []) throws -> (URL, [Double]) {
+        func sft(_ name: String, mesh: (Int, Int) = (1, 1), _ extra: [String] = []) throws -> (URL, [Double], String) {
             let run = dir.appendingPathComponent(name)
             let r = try CommandRunner.mpirun(mesh.0 * mesh.1, ["sft", "--config", "Configs/sft-tiny.yaml", "--mesh", "data=\(mesh.0),model=\(mesh.1)",
                                                                "--set", "run.dir=\(run.path)"] + every4 + extra)
             XCTAssertEqual(r.status, 0, "\(name): \(r.stderr)")
-            return (run, try CommandRunner.losses(run))
+            return (run, try CommandRunner.losses(run), r.stderr)
         }
         let bf16 = ["--set", "model.frozen_dtype=bf16"]
-        let (_, f32Curve) = try sft("f32")
-        let (run, curve) = try sft("bf16", bf16)
+        let (_, f32Curve, _) = try sft("f32")
+        let (run, curve, log) = try sft("bf16", bf16)
+        XCTAssertTrue(log.contains("base frozen, stored as bf16"), log)
         XCTAssertEqual(curve.count, 8)
         XCTAssertNotEqual(curve, f32Curve)
         for (a, b) in zip(f32Curve, curve) { XCTAssertEqual(b, a, accuracy: 2e-2 * abs(a)) }
-        let (splitRun, split) = try sft("bf16-1x2", mesh: (1, 2), bf16)
+        let (splitRun, split, _) = try sft("bf16-1x2", mesh: (1, 2), bf16)
         for (step, (a, b)) in zip(curve, split).enumerated() { XCTAssertEqual(b, a, accuracy: 1e-4 * abs(a), "1x2 step \(step + 1)") }
 
         // The split run's checkpoint loads on one process (merged) and split over model=2 (adapted): the

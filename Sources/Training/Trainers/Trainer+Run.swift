@@ -131,11 +131,14 @@ extension Trainer {
     /// Per-rank bytes of parameters, gradients and optimizer state, and how many parameters train, for
     /// the log at the start.
     func memoryReport() -> String {
-        let mib = { (elements: Int) in String(format: "%.1f MiB", Double(elements * 4) / 1_048_576) }
+        let mib = { (bytes: Int) in String(format: "%.1f MiB", Double(bytes) / 1_048_576) }
         let (p, trained) = (model.parameters.count, model.parameters.trainable.count)
-        return "memory per rank: parameters \(mib(p)), gradients \(mib(trained)), optimizer state \(mib(2 * optimizer.range.count))"
+        let frozen = model.lora.map { " (LoRA rank \($0.rank) on \($0.targets.joined(separator: ", ")); base frozen"
+            + (model.frozenDType == .bfloat16 ? ", stored as bf16)" : ")") } ?? ""
+        return "memory per rank: parameters \(mib(model.parameters.valueBytes)), gradients \(mib(4 * trained)), "
+            + "optimizer state \(mib(8 * optimizer.range.count))"
             + (optimizer.zero ? " (ZeRO-1 shard \(optimizer.range.count) of \(trained))" : "")
-            + "; trainable parameters \(trained) of \(p)" + (model.lora.map { " (LoRA rank \($0.rank) on \($0.targets.joined(separator: ", ")); base frozen)" } ?? "")
+            + "; trainable parameters \(trained) of \(p)" + frozen
     }
 
 }
