@@ -68,6 +68,17 @@ final class LoRATests: XCTestCase {
         XCTAssertEqual(adapted.baseChecksum(), base.baseChecksum())
     }
 
+    /// With random adapters switched off (an RL reference) the model gives the base's logits bit for
+    /// bit, and after the block the adapters are back.
+    func testWithoutAdaptersIsTheBase() {
+        let (base, adapted) = models(randomB: true)
+        let expected = withNoGrad { base.logits(ids: ids, batch: 2) }.scalars
+        let adaptedLogits = withNoGrad { adapted.logits(ids: ids, batch: 2) }.scalars
+        XCTAssertEqual(withNoGrad { adapted.withoutAdapters { adapted.logits(ids: ids, batch: 2) } }.scalars, expected)
+        XCTAssertNotEqual(adaptedLogits, expected)
+        XCTAssertEqual(withNoGrad { adapted.logits(ids: ids, batch: 2) }.scalars, adaptedLogits)
+    }
+
     /// The merged model (`W + (alpha/r)·B·A`, no adapters) gives the adapted model's logits (1e-5), and
     /// differs from the base.
     func testMergedModelMatchesTheAdaptedModel() {

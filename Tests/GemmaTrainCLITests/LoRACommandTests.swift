@@ -50,7 +50,7 @@ final class LoRACommandTests: TinyModelTestCase {
     }
 
     /// pretrain, dpo and rl share the trainer: each runs 2 steps with LoRA and reports its trainable
-    /// parameters.
+    /// parameters; rl uses the policy's base as its reference.
     func testEveryTaskRunsWithLoRA() throws {
         for task in ["pretrain", "dpo", "rl"] {
             let initial = task == "rl" ? [] : ["--set", "model.init=\(model)"]
@@ -61,6 +61,10 @@ final class LoRACommandTests: TinyModelTestCase {
             }
             XCTAssertEqual(r.status, 0, "\(task): \(r.stderr)")
             XCTAssertTrue(r.stderr.contains("LoRA rank 2"), "\(task): \(r.stderr)")
+            if task == "rl" {  // the reference is the policy's base: at step 1 (B = 0) the policy is the reference
+                XCTAssertTrue(r.stderr.contains("reference: the LoRA policy's frozen base"), r.stderr)
+                XCTAssertEqual(try CommandRunner.records(dir.appendingPathComponent(task)).first?["kl"] as? Double, 0)
+            }
         }
     }
 

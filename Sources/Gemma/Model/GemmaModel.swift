@@ -74,6 +74,18 @@ public final class GemmaModel {
     public var recomputesBlocks = false
     /// Dropout on the LoRA adapters' input while training (``LoRADropout``); nil = none.
     public var loraDropout: LoRADropout?
+    /// Whether the LoRA adapters take part in forward passes; false runs the frozen base alone
+    /// (``withoutAdapters(_:)``).
+    public private(set) var adaptersEnabled = true
+
+    /// `body` with the adapters switched off: the base model's outputs (PEFT's `disable_adapter()`), which
+    /// a LoRA policy's RL reference is.
+    public func withoutAdapters<R>(_ body: () throws -> R) rethrows -> R {
+        let was = adaptersEnabled
+        adaptersEnabled = false
+        defer { adaptersEnabled = was }
+        return try body()
+    }
 
     /// A model with zeroed parameters; call ``initialize(seed:)`` or load weights.
     /// - Parameters:

@@ -78,7 +78,7 @@ extension GemmaModel {
     /// ``lowRankLinear(_:_:adapterInput:a:b:scale:blockElements:)``).
     /// `x: [N, in]` → `[N, out]`; `dropout` is the recorded pass's key and the layer (nil: no dropout).
     func project(_ x: Tensor, _ weight: Weight, _ adapter: Adapter?, dropout: (pass: UInt64, layer: Int)? = nil) -> Tensor {
-        guard let adapter, let lora else { return linear(x, weight) }
+        guard let adapter, let lora, adaptersEnabled else { return linear(x, weight) }
         var input = x
         if let dropout, let masks = loraDropout {
             let roles = GemmaParameter.Role.allCases

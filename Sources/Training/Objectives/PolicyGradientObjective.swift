@@ -22,7 +22,8 @@ import Gemma
 /// prompts with their completions and scores go to `samples.jsonl` every `rl.log_samples_every` steps.
 public final class PolicyGradientObjective: TrainingObjective {
     let context: ObjectiveContext
-    /// The frozen starting weights and the judge (this rank's shards of each).
+    /// The frozen starting weights and the judge (this rank's shards of each). The reference may be the
+    /// policy itself when it is a LoRA model whose adapters start at zero: it is then run without them.
     let reference: GemmaModel, rewardModel: GemmaModel
     let prompts: [[Int32]], evalPrompts: [[Int32]]
     /// Prompt indices in the sample order.
@@ -284,12 +285,14 @@ public final class PolicyGradientObjective: TrainingObjective {
         return withNoGrad {
             let scores = judge(sequencePrompts, completions)
             let penalty = context.config.rl.missingEosPenalty
-            let reference = reference.tokenLogProbs(ids: batch.ids, targets: batch.targets, batch: batch.rows, positions: batch.positions)
+            let score = { (model: GemmaModel) in model.tokenLogProbs(ids: batch.ids, targets: batch.targets, batch: batch.rows, positions: batch.positions) }
+            let frozen = self.reference
+            let referenceLogps = frozen === context.model ? frozen.withoutAdapters { score(frozen) } : score(frozen)
             return RolloutBatch(promptIndices: promptIndices, completions: completions, batch: batch,
                                 mask: batch.targets.map { $0 == -100 ? 0 : 1 },
                                 inputTokens: zip(sequencePrompts, completions).reduce(0) { $0 + $1.0.count + $1.1.sampled.count }, scores: scores,
                                 penalised: zip(scores, completions).map { $0 - ($1.stopToken == nil ? penalty : 0) },
-                                reference: reference.scalars)
+                                reference: referenceLogps.scalars)
         }
     }
 

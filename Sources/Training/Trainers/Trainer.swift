@@ -142,7 +142,11 @@ public final class Trainer {
             guard let start = context.config.model.initFrom else {
                 throw TrainingError("rl needs model.init (the SFT policy): the reference is a frozen copy of the starting weights")
             }
-            let reference = try ModelFile.loadAny(start, tensorParallel: split).model
+            // A LoRA policy whose adapters start at zero is its own reference with the adapters off: no
+            // second copy of the model.
+            let shared = context.model.lora != nil && context.config.model.lora.initFrom == nil
+            let reference = shared ? context.model : try ModelFile.loadAny(start, tensorParallel: split).model
+            if shared { context.log("reference: the LoRA policy's frozen base (the adapters switched off), no second copy") }
             guard let path = context.config.rl.rewardModel else {
                 throw TrainingError("rl.reward_model is not set: give the reward checkpoint (of gemma-train reward) that scores the completions")
             }
