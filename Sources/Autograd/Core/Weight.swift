@@ -1,5 +1,5 @@
 /// A parameter as the ops that read it see it: a Float32 ``Tensor`` (trained or not), or a frozen
-/// ``BFloat16Tensor`` that ``matmul(_:_:transposeB:)``, ``embedding(_:_:shard:)`` and the fused output
+/// ``BFloat16Tensor`` that ``linear(_:_:blockElements:)``, ``embedding(_:_:shard:)`` and the fused output
 /// losses widen to Float32 a piece at a time, for the forward product and again for the backward one.
 /// Arithmetic is Float32 either way.
 public enum Weight {
