@@ -64,8 +64,8 @@ final class BFloat16WeightTests: XCTestCase {
         var rng = TestRNG(seed: 5)
         let (x, a, b) = (rng.tensor([4, 7]), rng.tensor([3, 7]), rng.tensor([5, 3]))
         let (w, f32) = weights([5, 7], &rng)
-        let ours = run([x, a, b]) { lowRankLinear(x, w, adapterInput: x, a: a, b: b, scale: 0.5, blockElements: 21) }
-        let reference = run([x, a, b]) { lowRankLinear(x, .float32(f32), adapterInput: x, a: a, b: b, scale: 0.5) }
+        let ours = run([x, a, b]) { lowRankLinear(x, w, a: a, b: b, scale: 0.5, blockElements: 21) }
+        let reference = run([x, a, b]) { lowRankLinear(x, .float32(f32), a: a, b: b, scale: 0.5) }
         XCTAssertEqual(ours.value, reference.value)
         XCTAssertEqual(ours.grads[1], reference.grads[1])
         XCTAssertEqual(ours.grads[2], reference.grads[2])

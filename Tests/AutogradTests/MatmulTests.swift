@@ -75,22 +75,32 @@ final class MatmulTests: XCTestCase {
     }
 }
 
-/// The fused LoRA projection `x·Wᵀ + s·(u·Aᵀ)·Bᵀ` against finite differences (W frozen), with the
-/// adapter's input the same tensor as x and a separate one (dropout), and against the composed ops.
+/// The fused LoRA projection `x·Wᵀ + s·((x ⊙ mask)·Aᵀ)·Bᵀ` against finite differences (W frozen),
+/// without and with a dropout mask (regenerated in backward), and against the composed ops.
 final class LowRankLinearTests: XCTestCase {
     func testGradientsAndComposition() {
         var rng = TestRNG(seed: 21)
-        let (x, u) = (rng.tensor([2, 3, 6]), rng.tensor([2, 3, 6]))
+        let x = rng.tensor([2, 3, 6])
         let w = rng.tensor([5, 6], requiresGrad: false)
         let (a, b) = (rng.tensor([2, 6]), rng.tensor([5, 2]))
-        assertGradients([x, a, b], eps: 1e-2, atol: 1e-3, rtol: 1e-2) {
-            lowRankLinear(x, .float32(w), adapterInput: x, a: a, b: b, scale: 1.5)
+        let maskValues: [Float] = (0..<36).map { $0 % 3 == 0 ? 0 : 1.5 }
+        var calls = 0
+        let dropout: DropoutMask = { out in
+            calls += 1
+            for (i, v) in maskValues.enumerated() { out[i] = v }
         }
-        assertGradients([x, u, a, b], eps: 1e-2, atol: 1e-3, rtol: 1e-2) {
-            lowRankLinear(x, .float32(w), adapterInput: u, a: a, b: b, scale: 1.5)
+        for mask in [nil, dropout] {
+            assertGradients([x, a, b], eps: 1e-2, atol: 1e-3, rtol: 1e-2) {
+                lowRankLinear(x, .float32(w), a: a, b: b, scale: 1.5, dropout: mask)
+            }
         }
-        let fused = lowRankLinear(x, .float32(w), adapterInput: u, a: a, b: b, scale: 1.5)
+        XCTAssertGreaterThan(calls, 0)
+        let u = x * Tensor(maskValues, shape: [2, 3, 6])
+        let fused = lowRankLinear(x, .float32(w), a: a, b: b, scale: 1.5, dropout: dropout)
         let composed = matmul(x, w, transposeB: true) + matmul(matmul(u, a, transposeB: true), b, transposeB: true) * 1.5
         assertClose(fused, composed, tol: 1e-5)
+        calls = 0
+        fused.backward(seed: Tensor(repeating: 1, shape: fused.shape))
+        XCTAssertEqual(calls, 1, "backward regenerates the mask once")
     }
 }

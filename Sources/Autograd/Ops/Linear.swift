@@ -16,46 +16,62 @@ public func linear(_ x: Tensor, _ w: Weight, blockElements: Int = bfloat16BlockE
     }
 }
 
+/// Writes a dropout mask of `[M, K]` elements (0, or `1/(1-p)` for a kept element) into its buffer; the
+/// same mask every time it is called (``lowRankLinear(_:_:a:b:scale:dropout:blockElements:)`` calls it
+/// again in backward rather than keeping it).
+public typealias DropoutMask = (UnsafeMutablePointer<Float>) -> Void
+
 /// A frozen projection with a low-rank adapter (LoRA) in one op, keeping only `t = u·Aᵀ` besides its
-/// inputs (composed of primitive ops it would keep three more `[M, N]` tensors):
+/// inputs (composed of primitive ops it would keep three more `[M, N]` tensors, and with dropout the mask
+/// and `u`, which backward regenerates here):
 ///
-///     y = x·Wᵀ + s·(u·Aᵀ)·Bᵀ        // x, u: [M, K] (u is x, or x after dropout), W: [N, K], A: [r, K], B: [N, r]
+///     u = x ⊙ mask (or x without dropout)               // x, u: [M, K], W: [N, K], A: [r, K], B: [N, r]
+///     y = x·Wᵀ + s·(u·Aᵀ)·Bᵀ
 ///
 /// Backward (`W` is frozen and gets no gradient):
 ///
 ///     dt = s·dY·B   [M, r]      dB = s·dYᵀ·t   [N, r]      dA = dtᵀ·u   [r, K]
-///     dx = dY·W (+ dt·A when u is x)                       du = dt·A (when u is not x)
-public func lowRankLinear(_ x: Tensor, _ w: Weight, adapterInput u: Tensor, a: Tensor, b: Tensor, scale: Float,
+///     dx = dY·W + (dt·A) ⊙ mask
+public func lowRankLinear(_ x: Tensor, _ w: Weight, a: Tensor, b: Tensor, scale: Float, dropout: DropoutMask? = nil,
                           blockElements: Int = bfloat16BlockElements) -> Tensor {
     shapeCheck(w.shape.count == 2 && a.rank == 2 && b.rank == 2 && a.shape[0] == b.shape[1] && a.shape[1] == w.shape[1]
-               && b.shape[0] == w.shape[0] && u.shape == x.shape,
-               "lowRankLinear: x \(x.shape), W \(w.shape), u \(u.shape), A \(a.shape), B \(b.shape)")
+               && b.shape[0] == w.shape[0],
+               "lowRankLinear: x \(x.shape), W \(w.shape), A \(a.shape), B \(b.shape)")
     if case .float32(let t) = w { precondition(!t.requiresGrad, "lowRankLinear: the adapted weight must be frozen") }
     let product = LinearProduct(x, w, blockElements: blockElements)
     let (m, n, k, r) = (product.m, product.n, product.k, a.shape[0])
+    /// The adapter's input `u` and, with dropout, the mask (both `[M, K]`, made anew each call).
+    func adapterInput() -> (u: Tensor, mask: Tensor?) {
+        guard let dropout else { return (x, nil) }
+        let mask = Tensor(uninitialized: [m, k]), u = Tensor(uninitialized: [m, k])
+        dropout(mask.data)
+        let (xs, ms, us) = (x.data, mask.data, u.data)
+        Parallel.chunks(m * k, grain: Vector.grain) { i0, i1 in for i in i0..<i1 { us[i] = xs[i] * ms[i] } }
+        return (u, mask)
+    }
     let out = Tensor(uninitialized: Array(x.shape.dropLast()) + [n])  // [M, N]
     let t = Tensor(uninitialized: [m, r])                              // [M, r] = u · Aᵀ
     product.forward(x.data, into: out.data)
-    BLAS.gemm(transB: true, m: m, n: r, k: k, a: u.data, b: a.data, c: t.data)
+    BLAS.gemm(transB: true, m: m, n: r, k: k, a: adapterInput().u.data, b: a.data, c: t.data)
     BLAS.gemm(transB: true, m: m, n: n, k: r, alpha: scale, a: t.data, b: b.data, beta: 1, c: out.data)  // y += s·t·Bᵀ
-    let shared = u === x
-    return out.recorded("lowRankLinear", shared ? [x, a, b] : [x, u, a, b]) { g in
+    return out.recorded("lowRankLinear", [x, a, b]) { g in
         let dt = Tensor(uninitialized: [m, r])
         BLAS.gemm(m: m, n: r, k: n, alpha: scale, a: g.data, b: b.data, c: dt.data)  // dt = s·dY·B
         if b.requiresGrad {
             b.withGradBuffer { db, acc in BLAS.gemm(transA: true, m: n, n: r, k: m, alpha: scale, a: g.data, b: t.data, beta: acc ? 1 : 0, c: db) }
         }
+        let (u, mask) = adapterInput()
         if a.requiresGrad {
             a.withGradBuffer { da, acc in BLAS.gemm(transA: true, m: r, n: k, k: m, a: dt.data, b: u.data, beta: acc ? 1 : 0, c: da) }
         }
-        if x.requiresGrad {
-            x.withGradBuffer { dx, acc in
-                product.inputGradient(g.data, into: dx, accumulate: acc)
-                if shared { BLAS.gemm(m: m, n: k, k: r, a: dt.data, b: a.data, beta: 1, c: dx) }
-            }
-        }
-        if !shared && u.requiresGrad {
-            u.withGradBuffer { du, acc in BLAS.gemm(m: m, n: k, k: r, a: dt.data, b: a.data, beta: acc ? 1 : 0, c: du) }
+        guard x.requiresGrad else { return }
+        x.withGradBuffer { dx, acc in
+            product.inputGradient(g.data, into: dx, accumulate: acc)
+            guard let mask else { return BLAS.gemm(m: m, n: k, k: r, a: dt.data, b: a.data, beta: 1, c: dx) }
+            let du = Tensor(uninitialized: [m, k])  // dt·A, then through the mask
+            BLAS.gemm(m: m, n: k, k: r, a: dt.data, b: a.data, c: du.data)
+            let (ds, ms) = (du.data, mask.data)
+            Parallel.chunks(m * k, grain: Vector.grain) { i0, i1 in for i in i0..<i1 { dx[i] += ds[i] * ms[i] } }
         }
     }
 }

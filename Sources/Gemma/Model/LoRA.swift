@@ -75,17 +75,15 @@ extension GemmaModel {
     }
 
     /// `x·Wᵀ`, plus the adapter's `(alpha/r)·(dropout(x)·Aᵀ)·Bᵀ` when `weight` is adapted (one fused
-    /// ``lowRankLinear(_:_:adapterInput:a:b:scale:blockElements:)``).
+    /// ``lowRankLinear(_:_:a:b:scale:dropout:blockElements:)``, which regenerates the mask in backward).
     /// `x: [N, in]` → `[N, out]`; `dropout` is the recorded pass's key and the layer (nil: no dropout).
     func project(_ x: Tensor, _ weight: Weight, _ adapter: Adapter?, dropout: (pass: UInt64, layer: Int)? = nil) -> Tensor {
         guard let adapter, let lora, adaptersEnabled else { return linear(x, weight) }
-        var input = x
-        if let dropout, let masks = loraDropout {
-            let roles = GemmaParameter.Role.allCases
-            input = x * masks.mask(pass: dropout.pass, layer: dropout.layer, projection: roles.firstIndex(of: adapter.role)!,
-                                   rows: x.shape[0], columns: x.shape[1], fullColumns: adapter.fullInput, columnOffset: adapter.inputOffset)
+        let mask = dropout.flatMap { dropout in
+            loraDropout?.mask(pass: dropout.pass, layer: dropout.layer, projection: GemmaParameter.Role.allCases.firstIndex(of: adapter.role)!,
+                              rows: x.shape[0], columns: x.shape[1], fullColumns: adapter.fullInput, columnOffset: adapter.inputOffset)
         }
-        return lowRankLinear(x, weight, adapterInput: input, a: adapter.a, b: adapter.b, scale: lora.scale)
+        return lowRankLinear(x, weight, a: adapter.a, b: adapter.b, scale: lora.scale, dropout: mask)
     }
 
     /// PEFT's initialisation of every adapter: `A` uniform(±1/sqrt(in)) from `seed`, drawn over the full

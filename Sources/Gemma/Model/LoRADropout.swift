@@ -44,18 +44,21 @@ public struct LoRADropout: Sendable {
         return Self.mix(Self.mix(Self.mix(seed) ^ stream) ^ passes)
     }
 
-    /// The mask `[rows, columns]` of the input to `projection` of `layer` in the pass `pass`: `0` or
-    /// `1 / (1 - p)` per element; `columnOffset` places a rank's split input (`in/M` columns) in the full one.
-    func mask(pass: UInt64, layer: Int, projection: Int, rows: Int, columns: Int, fullColumns: Int, columnOffset: Int) -> Tensor {
+    /// The mask `[rows, columns]` of the input to `projection` of `layer` in the pass `pass`, as the
+    /// function that writes it (threaded over rows): `0` or `1 / (1 - p)` per element; `columnOffset`
+    /// places a rank's split input (`in/M` columns) in the full one.
+    func mask(pass: UInt64, layer: Int, projection: Int, rows: Int, columns: Int, fullColumns: Int, columnOffset: Int) -> DropoutMask {
         let key = Self.mix(pass ^ Self.mix(UInt64(layer) << 8 | UInt64(projection)))
-        let keep = 1 / (1 - probability)
-        let out = Tensor(zeros: [rows, columns])
-        for r in 0..<rows {
-            for c in 0..<columns {
-                let bits = Self.mix(key ^ UInt64(r * fullColumns + columnOffset + c))
-                out.data[r * columns + c] = Float(bits >> 40) * 0x1p-24 < probability ? 0 : keep
+        let (keep, probability) = (1 / (1 - probability), probability)
+        return { out in
+            Parallel.chunks(rows, grain: max(1, (1 << 15) / max(columns, 1))) { r0, r1 in
+                for r in r0..<r1 {
+                    for c in 0..<columns {
+                        let bits = Self.mix(key ^ UInt64(r * fullColumns + columnOffset + c))
+                        out[r * columns + c] = Float(bits >> 40) * 0x1p-24 < probability ? 0 : keep
+                    }
+                }
             }
         }
-        return out
     }
 }

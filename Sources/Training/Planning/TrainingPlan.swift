@@ -19,7 +19,8 @@ import NN
 ///                               logits n·v when at most crossEntropyLogitCacheBytes, else one chunk
 ///     recompute block           L·n·D block outputs + one block's inside (replayed in backward)
 ///     backward's gradients      n·(2D + 3f) at once at most (a block's stream and MLP gradients)
-///     LoRA, per adapted weight  n·r in its block (x·Aᵀ, lowRankLinear), + 2n·in with dropout (mask, x·mask)
+///     LoRA, per adapted weight  n·r in its block (x·Aᵀ, lowRankLinear); with dropout 3n·in at once at
+///                               most (mask, x·mask and its gradient, made anew in backward)
 ///     bf16 frozen base          one projection matrix widened to Float32 at a time, and one
 ///                               2048-row chunk of the embedding (by the output projection)
 ///
@@ -77,7 +78,7 @@ public struct TrainingPlan: Sendable {
         let n = microBatch * seqLen
         // Rank 0's elements of the table, of its adapters, of what is summed over `model`, the largest
         // weight, and the floats the adapters keep per block.
-        var (base, adapters, summed, largest, adapterActivations) = (0, 0, 0, 0, 0)
+        var (base, adapters, summed, largest, adapterActivations, widestInput) = (0, 0, 0, 0, 0, 0)
         for parameter in GemmaParameter.all(c) {
             let sharding = m == 1 ? Sharding.replicated(parameter.shape) : parameter.sharding(part: 0, parts: m, sharesKV: sharesKV)
             let local = sharding.localShape.reduce(1, *)
@@ -90,9 +91,11 @@ public struct TrainingPlan: Sendable {
                 adapters += s.localShape.reduce(1, *)
                 if s.sumsGradient { summed += s.localShape.reduce(1, *) }
             }
-            adapterActivations += n * (lora.rank + (settings.dropout > 0 ? 2 * sharding.localShape[1] : 0))
+            adapterActivations += n * lora.rank
+            widestInput = max(widestInput, sharding.localShape[1])
         }
         adapterActivations /= c.numHiddenLayers  // per block
+        let dropoutScratch = settings.dropout > 0 ? 3 * n * widestInput : 0
         let p = lora == nil ? base : adapters
         trainedParameters = p
         frozenDType = lora == nil ? nil : config.model.frozenDType
@@ -112,7 +115,7 @@ public struct TrainingPlan: Sendable {
         let kept = recompute == .block ? layers * n * hidden + block : layers * block
         let gradients = n * (2 * hidden + 3 * f)
         memory = Memory(parameters: baseBytes + 4 * p, gradients: 4 * p, optimizerState: 4 * optimizerFloats,
-                        activations: 4 * (kept + outside + gradients + widened))
+                        activations: 4 * (kept + outside + gradients + widened + dropoutScratch))
 
         // Per micro-batch on `model`: the embedding's sum, two sums per block forward (again when
         // recomputed) and backward, the cross-entropy's max and [2, n] sums and its input gradient.
