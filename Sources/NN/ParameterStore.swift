@@ -138,6 +138,7 @@ public final class ParameterStore {
         let e = entries[i]
         guard e.isBFloat16 else { return try body(views[i].data) }
         let scratch = Tensor(zeros: e.shape)
+        defer { withExtendedLifetime(scratch) {} }
         let result = try body(scratch.data)
         BFloat16.round(scratch.data, count: e.count, into: bfloat16Values.base + e.offset)
         return result

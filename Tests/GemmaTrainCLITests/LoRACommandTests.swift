@@ -168,6 +168,15 @@ final class FrozenBFloat16CommandTests: TinyModelTestCase {
         XCTAssertTrue(inspected.stdout.contains("stored as bf16"), inspected.stdout)
         let evaluated = try CommandRunner.run(["eval", "loss", "--checkpoint", checkpoint, "--data", data, "--format", "chat"])
         XCTAssertEqual(evaluated.status, 0, evaluated.stderr)
+        // On one process a bf16 checkpoint runs unmerged (no Float32 copy of the base): the same loss as
+        // its merged export, up to rounding, and it generates.
+        let merged = dir.appendingPathComponent("bf16-merged").path
+        XCTAssertEqual(try CommandRunner.run(["convert", "--from", checkpoint, "--to", merged, "--merge"]).status, 0)
+        let mergedEval = try CommandRunner.run(["eval", "loss", "--checkpoint", merged, "--data", data, "--format", "chat"])
+        let loss = { (text: String) in ((try! JSONSerialization.jsonObject(with: Data(text.utf8)) as! [String: Any])["loss"] as! NSNumber).doubleValue }
+        XCTAssertEqual(loss(evaluated.stdout), loss(mergedEval.stdout), accuracy: 1e-5 * loss(mergedEval.stdout))
+        let generated = try CommandRunner.run(["generate", "--checkpoint", checkpoint, "--prompt", "Hello", "--max-tokens", "4"])
+        XCTAssertEqual(generated.status, 0, generated.stderr)
 
         let notLoRA = try CommandRunner.inRoot {
             try CommandRunner.run(["sft", "--config", "Configs/sft-tiny.yaml", "--set", "model.init=\(model)", "--set", "model.frozen_dtype=bf16"])

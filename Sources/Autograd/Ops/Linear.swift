@@ -44,6 +44,7 @@ public func lowRankLinear(_ x: Tensor, _ w: Weight, a: Tensor, b: Tensor, scale:
     func adapterInput() -> (u: Tensor, mask: Tensor?) {
         guard let dropout else { return (x, nil) }
         let mask = Tensor(uninitialized: [m, k]), u = Tensor(uninitialized: [m, k])
+        defer { withExtendedLifetime((mask, u)) {} }
         dropout(mask.data)
         let (xs, ms, us) = (x.data, mask.data, u.data)
         Parallel.chunks(m * k, grain: Vector.grain) { i0, i1 in for i in i0..<i1 { us[i] = xs[i] * ms[i] } }
@@ -52,7 +53,10 @@ public func lowRankLinear(_ x: Tensor, _ w: Weight, a: Tensor, b: Tensor, scale:
     let out = Tensor(uninitialized: Array(x.shape.dropLast()) + [n])  // [M, N]
     let t = Tensor(uninitialized: [m, r])                              // [M, r] = u · Aᵀ
     product.forward(x.data, into: out.data)
-    BLAS.gemm(transB: true, m: m, n: r, k: k, a: adapterInput().u.data, b: a.data, c: t.data)
+    let input = adapterInput()
+    // Only raw pointers reach BLAS: the buffers must outlive the calls (another thread may take them
+    // from the pool the moment they are released).
+    withExtendedLifetime(input) { BLAS.gemm(transB: true, m: m, n: r, k: k, a: input.u.data, b: a.data, c: t.data) }
     BLAS.gemm(transB: true, m: m, n: n, k: r, alpha: scale, a: t.data, b: b.data, beta: 1, c: out.data)  // y += s·t·Bᵀ
     return out.recorded("lowRankLinear", [x, a, b]) { g in
         let dt = Tensor(uninitialized: [m, r])
@@ -61,6 +65,7 @@ public func lowRankLinear(_ x: Tensor, _ w: Weight, a: Tensor, b: Tensor, scale:
             b.withGradBuffer { db, acc in BLAS.gemm(transA: true, m: n, n: r, k: m, alpha: scale, a: g.data, b: t.data, beta: acc ? 1 : 0, c: db) }
         }
         let (u, mask) = adapterInput()
+        defer { withExtendedLifetime((u, mask, dt)) {} }
         if a.requiresGrad {
             a.withGradBuffer { da, acc in BLAS.gemm(transA: true, m: r, n: k, k: m, a: dt.data, b: u.data, beta: acc ? 1 : 0, c: da) }
         }
@@ -69,6 +74,7 @@ public func lowRankLinear(_ x: Tensor, _ w: Weight, a: Tensor, b: Tensor, scale:
             product.inputGradient(g.data, into: dx, accumulate: acc)
             guard let mask else { return BLAS.gemm(m: m, n: k, k: r, a: dt.data, b: a.data, beta: 1, c: dx) }
             let du = Tensor(uninitialized: [m, k])  // dt·A, then through the mask
+            defer { withExtendedLifetime(du) {} }
             BLAS.gemm(m: m, n: k, k: r, a: dt.data, b: a.data, c: du.data)
             let (ds, ms) = (du.data, mask.data)
             Parallel.chunks(m * k, grain: Vector.grain) { i0, i1 in for i in i0..<i1 { dx[i] += ds[i] * ms[i] } }
@@ -103,6 +109,7 @@ struct LinearProduct {
         case .float32(let w): BLAS.gemm(transB: true, m: m, n: n, k: k, a: x, b: w.data, c: out)
         case .bfloat16(let w):
             let scratch = Tensor(uninitialized: [rows, k])  // one widened block of W
+            defer { withExtendedLifetime(scratch) {} }
             for block in blocks {  // out[:, block] = x · W[block]ᵀ
                 w.widen(rows: block, into: scratch.data)
                 BLAS.gemm(transB: true, m: m, n: block.count, k: k, a: x, b: scratch.data, c: out + block.lowerBound, ldc: n)
@@ -116,6 +123,7 @@ struct LinearProduct {
         case .float32(let w): BLAS.gemm(m: m, n: k, k: n, a: g, b: w.data, beta: accumulate ? 1 : 0, c: dx)
         case .bfloat16(let w):
             let scratch = Tensor(uninitialized: [rows, k])
+            defer { withExtendedLifetime(scratch) {} }
             for (i, block) in blocks.enumerated() {  // dx += dY[:, block] [M, rows] · W[block] [rows, K]
                 w.widen(rows: block, into: scratch.data)
                 BLAS.gemm(m: m, n: k, k: block.count, a: g + block.lowerBound, lda: n, b: scratch.data,

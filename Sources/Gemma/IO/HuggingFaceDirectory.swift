@@ -132,7 +132,7 @@ extension ModelFile {
         try requireArchitecture(config, of: model, path: path)
         guard try adapterHeader(file, path: path) == nil else {
             precondition(model.tensorParallel == nil, "loadWeights: a LoRA checkpoint into a split model")
-            return model.copyParameters(from: try load(path).model)
+            return model.copyParameters(from: try loadPlain(path))
         }
         return try readParameters(file, path: path, into: model)
     }

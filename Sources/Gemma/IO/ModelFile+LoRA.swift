@@ -69,6 +69,13 @@ extension ModelFile {
         return (try loadAdapted(file, path: path, header: header, config: config, head: kind), header, tokenizer)
     }
 
+    /// The model at `path` as plain weights: a LoRA checkpoint's adapters merged into its base (as
+    /// `convert` writes it and a run starts from it), any other model as it is.
+    public static func loadPlain(_ path: String) throws -> GemmaModel {
+        let model = try loadAny(path).model
+        return model.lora == nil ? model : model.merged()
+    }
+
     /// Loads the base `header` names (this rank's shards when `tensorParallel` is given), checks it is
     /// the one the adapters were trained on, reads the trainable tensors of `file` and returns the
     /// adapted model (not merged).
@@ -114,7 +121,7 @@ extension ModelFile {
         }
         let (file, _, _, _) = try open(path)
         guard try adapterHeader(file, path: path) == nil else {
-            let merged = try load(path).model  // a LoRA checkpoint as the base: its merged weights
+            let merged = try loadPlain(path)  // a LoRA checkpoint as the base: its merged weights
             for i in merged.parameterTable.indices where merged.parameterTable[i].role != .score {
                 merged.parameters.withValues(i) { checksum.add(UnsafeBufferPointer(start: $0, count: merged.parameters.entries[i].count)) }
             }

@@ -54,15 +54,18 @@ public enum ModelFile {
     }
 
     /// Reads a model file written by ``save(_:tokenizer:to:)``, or the model of a training checkpoint
-    /// (version ``checkpointVersion``; a LoRA run's is merged into its base, ModelFile+LoRA.swift, or on a
-    /// split model kept as the split base with its adapters); every
+    /// (version ``checkpointVersion``; a LoRA run's is merged into its base, ModelFile+LoRA.swift, or kept
+    /// as the base with its adapters when split over a model axis or stored as bf16 — ``loadPlain(_:)``
+    /// always merges); every
     /// tensor is checked against the config's shapes and its checksum.
     public static func load(_ path: String, tensorParallel: TensorParallel.Choice = { _ in nil }) throws -> Contents {
         let (file, config, head, tokenizer) = try open(path)
-        if let header = try adapterHeader(file, path: path) {  // merged, or adapted and split over a model axis
+        if let header = try adapterHeader(file, path: path) {
             let split = try tensorParallel(config)
             let adapted = try loadAdapted(file, path: path, header: header, config: config, head: head, tensorParallel: split)
-            return Contents(model: split == nil ? adapted.merged() : adapted, tokenizer: tokenizer)
+            // Merged unless split, or stored as bf16 (merging would make a Float32 copy of the base).
+            let merge = split == nil && header.frozenDType != .bfloat16
+            return Contents(model: merge ? adapted.merged() : adapted, tokenizer: tokenizer)
         }
         let model = GemmaModel(config: config, head: head, tensorParallel: try tensorParallel(config))
         if let name = try readParameters(file, path: path, into: model).first {

@@ -59,18 +59,19 @@ struct Convert: ParsableCommand {
             try OutputPath.check(to, kind: isDirectory.boolValue ? .file : .directory, force: force, option: "--to")
             // Everything is read and checked before anything is written.
             let contents = try ModelFile.loadAny(from)
+            let model = contents.model.lora == nil ? contents.model : contents.model.merged()  // a bf16 LoRA checkpoint loads unmerged
             var tokenizerBytes = contents.tokenizer
             if let tokenizer {
                 let replacement = try SentencePieceTokenizer(contentsOf: URL(fileURLWithPath: tokenizer))
-                guard replacement.vocabularySize <= contents.model.config.vocabSize else {
-                    throw ValidationError("--tokenizer \(tokenizer) has \(replacement.vocabularySize) pieces, more than vocab_size \(contents.model.config.vocabSize) of \(from)")
+                guard replacement.vocabularySize <= model.config.vocabSize else {
+                    throw ValidationError("--tokenizer \(tokenizer) has \(replacement.vocabularySize) pieces, more than vocab_size \(model.config.vocabSize) of \(from)")
                 }
                 tokenizerBytes = [UInt8](replacement.modelData)
             }
             if isDirectory.boolValue {
-                try ModelFile.save(contents.model, tokenizer: tokenizerBytes, to: to)
+                try ModelFile.save(model, tokenizer: tokenizerBytes, to: to)
             } else {
-                try HuggingFaceDirectory.save(contents.model, tokenizer: tokenizerBytes, to: to,
+                try HuggingFaceDirectory.save(model, tokenizer: tokenizerBytes, to: to,
                                               dtype: dtype == "bf16" ? .bf16 : .f32,
                                               maxShardBytes: maxShardMB.map { $0 * 1_000_000 })
             }
