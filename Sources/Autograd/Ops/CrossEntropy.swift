@@ -224,6 +224,7 @@ private struct VocabChunks {
         let localMax = runningMax.copy()
         group.max(runningMax.buffer)
         let both = Tensor(uninitialized: [2, n])  // [sum-exp; target logit], one reduction
+        defer { withExtendedLifetime((localMax, both)) {} }  // only raw pointers are used below
         let (m, lm, s, both0, both1) = (runningMax.data, localMax.data, runningSum.data, both.data, both.data + n)
         for r in 0..<n {
             let counted = targets[r] != ignoreIndex && lm[r] > -.infinity
