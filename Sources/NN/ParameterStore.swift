@@ -140,7 +140,7 @@ public final class ParameterStore {
         let scratch = Tensor(zeros: e.shape)
         defer { withExtendedLifetime(scratch) {} }
         let result = try body(scratch.data)
-        BFloat16.round(scratch.data, count: e.count, into: bfloat16Values.base + e.offset)
+        write(i, at: 0, from: scratch.data, count: e.count)
         return result
     }
 

@@ -102,8 +102,6 @@ extension ModelFile {
         public let config: GemmaConfig
         public let head: GemmaModel.Head
         public let tokenizer: [UInt8]?
-        /// Whether it is a LoRA checkpoint (its base is loaded and the adapters merged when read).
-        public let isAdapted: Bool
     }
 
     /// The architecture, head and tokenizer of `path` (a `.h5` file or Hugging Face directory), reading
@@ -111,10 +109,10 @@ extension ModelFile {
     public static func describe(_ path: String) throws -> Description {
         if try isDirectory(path) {
             let (config, head, _, tokenizer) = try HuggingFaceDirectory.open(path)
-            return Description(config: config, head: head, tokenizer: tokenizer, isAdapted: false)
+            return Description(config: config, head: head, tokenizer: tokenizer)
         }
-        let (file, config, head, tokenizer) = try open(path)
-        return Description(config: config, head: head, tokenizer: tokenizer, isAdapted: try adapterHeader(file, path: path) != nil)
+        let (_, config, head, tokenizer) = try open(path)
+        return Description(config: config, head: head, tokenizer: tokenizer)
     }
 
     /// Reads the weights of `path` into `model` (built for the same architecture; its shards, and its

@@ -84,10 +84,10 @@ extension ModelFile {
         guard try describe(header.base).config == config else {
             throw FormatError(path: path, message: "base model \(header.base) has a different architecture from the adapters' config")
         }
-        let frozen = header.frozenDType ?? .float32
-        let model = GemmaModel(config: config, head: head, tensorParallel: tensorParallel, lora: header.lora!, frozen: frozen)
+        let model = GemmaModel(config: config, head: head, tensorParallel: tensorParallel, lora: header.lora!,
+                               frozen: header.frozenDType ?? .float32)
         try loadWeights(header.base, into: model)
-        let checksum = tensorParallel == nil ? model.baseChecksum() : try baseChecksum(of: header.base, config: config, frozen: frozen)
+        let checksum = try baseChecksum(of: model, loadedFrom: header.base)
         guard checksum == header.baseChecksum else {
             throw FormatError(path: path, message: "base model \(header.base) has checksum \(checksum), the adapters were trained on \(header.baseChecksum)")
         }
@@ -102,6 +102,14 @@ extension ModelFile {
             try file.readFloats(dataset).values.withUnsafeBufferPointer { e.sharding.extract(from: $0.baseAddress!, into: store.tensor(i).data) }
         }
         return model
+    }
+
+    /// ``GemmaModel/baseChecksum()`` of `model`'s base, which was read from `path`: computed from the
+    /// model when it is whole, else (a rank holding shards) from the file, so the value does not depend
+    /// on the mesh.
+    public static func baseChecksum(of model: GemmaModel, loadedFrom path: String) throws -> String {
+        guard model.tensorParallel != nil else { return model.baseChecksum() }
+        return try baseChecksum(of: path, config: model.config, frozen: model.frozenDType)
     }
 
     /// ``GemmaModel/baseChecksum()`` of the model at `path` (a `.h5` file or Hugging Face directory of
@@ -128,12 +136,7 @@ extension ModelFile {
             return checksum.hex
         }
         for p in table {
-            let rowLength = p.shape.dropFirst().reduce(1, *)
-            let rowsPerRead = max(1, (16 << 20) / max(rowLength, 1))
-            for row in stride(from: 0, to: p.shape[0], by: rowsPerRead) {
-                let rows = min(rowsPerRead, p.shape[0] - row)
-                let values = try file.readFloats("\(paramsGroup)/\(p.name)", offset: [row] + p.shape.dropFirst().map { _ in 0 },
-                                                 count: [rows] + p.shape.dropFirst())
+            try readRows(file, "\(paramsGroup)/\(p.name)", offset: p.shape.map { _ in 0 }, count: p.shape) { values, _ in
                 values.withUnsafeBufferPointer { checksum.add($0) }
             }
         }

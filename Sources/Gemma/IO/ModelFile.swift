@@ -124,23 +124,29 @@ public enum ModelFile {
         return missing
     }
 
-    /// Reads this rank's block of `dataset` (``Sharding/block``) into entry `entry` of `store`, at most
-    /// 16 Mi elements at a time (so reading a 256k-row embedding never holds a second copy of it);
-    /// rows past the block (the padding of a vocabulary split) are zero.
+    /// Reads this rank's block of `dataset` (``Sharding/block``) into entry `entry` of `store`, a chunk
+    /// of rows at a time (``readRows(_:_:offset:count:_:)``); rows past the block (the padding of a
+    /// vocabulary split) are zero.
     static func readBlock(_ file: H5File, _ dataset: String, _ sharding: Sharding, into store: ParameterStore, entry: Int) throws {
         let block = sharding.block
-        let rowLength = block.count.dropFirst().reduce(1, *)
-        let rowsPerRead = max(1, (16 << 20) / max(rowLength, 1))
-        var row = 0
-        while row < block.count[0] {
-            let rows = min(rowsPerRead, block.count[0] - row)
-            let values = try file.readFloats(dataset, offset: [block.offset[0] + row] + block.offset.dropFirst(),
-                                             count: [rows] + block.count.dropFirst())
-            store.write(entry, at: row * rowLength, from: values, count: values.count)
-            row += rows
+        try readRows(file, dataset, offset: block.offset, count: block.count) { values, at in
+            store.write(entry, at: at, from: values, count: values.count)
         }
         let (written, local) = (block.count.reduce(1, *), store.entries[entry].count)
         if written < local { store.write(entry, at: written, from: [Float](repeating: 0, count: local - written), count: local - written) }
+    }
+
+    /// Reads the block `offset`/`count` of `dataset` at most 16 Mi elements (64 MiB) at a time, whole
+    /// rows of its first axis each time, so reading a 256k-row embedding never holds a second copy of it;
+    /// `body` gets each chunk's values (row-major) and the position of its first element in the block.
+    static func readRows(_ file: H5File, _ dataset: String, offset: [Int], count: [Int], _ body: ([Float], Int) throws -> Void) throws {
+        let rowLength = count.dropFirst().reduce(1, *)
+        let rowsPerRead = max(1, (16 << 20) / max(rowLength, 1))
+        for row in stride(from: 0, to: count[0], by: rowsPerRead) {
+            let rows = min(rowsPerRead, count[0] - row)
+            try body(try file.readFloats(dataset, offset: [offset[0] + row] + offset.dropFirst(), count: [rows] + count.dropFirst()),
+                     row * rowLength)
+        }
     }
 }
 

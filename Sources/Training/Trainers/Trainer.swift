@@ -96,9 +96,8 @@ public final class Trainer {
         let built = model
         adapterHeader = try built.lora.map { lora in
             let base = config.model.initFrom!
-            let checksum = built.tensorParallel == nil ? built.baseChecksum()
-                : try ModelFile.baseChecksum(of: base, config: built.config, frozen: config.model.frozenDType)
-            return ModelFile.AdapterHeader(lora: lora, base: base, baseChecksum: checksum, frozenDType: config.model.frozenDType)
+            return ModelFile.AdapterHeader(lora: lora, base: base, baseChecksum: try ModelFile.baseChecksum(of: built, loadedFrom: base),
+                                           frozenDType: config.model.frozenDType)
         }
         guard tokenizer.vocabularySize <= model.config.vocabSize else {
             throw TrainingError("tokenizer.path has \(tokenizer.vocabularySize) pieces, more than the model's vocab_size \(model.config.vocabSize)")
