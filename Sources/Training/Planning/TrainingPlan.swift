@@ -21,8 +21,8 @@ import NN
 ///     backward's gradients      n·(2D + 3f) at once at most (a block's stream and MLP gradients)
 ///     LoRA, per adapted weight  n·r in its block (x·Aᵀ, lowRankLinear); with dropout 3n·in at once at
 ///                               most (mask, x·mask and its gradient, made anew in backward)
-///     bf16 frozen base          one projection matrix widened to Float32 at a time, and one
-///                               2048-row chunk of the embedding (by the output projection)
+///     bf16 frozen base          one projection matrix (at most bfloat16BlockElements of it) widened to
+///                               Float32 at a time, and one 2048-row chunk of the embedding (by the output projection)
 ///
 /// With LoRA only the adapters have gradients, optimizer state and data-axis traffic; the frozen base
 /// takes 4 bytes per element, or 2 with `model.frozen_dtype: bf16`.
@@ -101,7 +101,7 @@ public struct TrainingPlan: Sendable {
         frozenDType = lora == nil ? nil : config.model.frozenDType
         let optimizerFloats = zero ? 2 * ((p + d - 1) / d) : 2 * p
         let baseBytes = lora == nil ? 0 : (config.model.frozenDType == .bfloat16 ? 2 : 4) * base
-        let widened = lora != nil && config.model.frozenDType == .bfloat16 ? largest + 2048 * c.hiddenSize : 0
+        let widened = lora != nil && config.model.frozenDType == .bfloat16 ? min(largest, bfloat16BlockElements) + 2048 * c.hiddenSize : 0
 
         let (hidden, hd) = (c.hiddenSize, c.headDim)
         let (heads, kvHeads, f) = (c.numAttentionHeads / m, sharesKV ? 1 : c.numKeyValueHeads / m, c.intermediateSize / m)
