@@ -30,7 +30,7 @@ public struct BFloat16Tensor {
         BFloat16.widen(bits + range.lowerBound * row, count: range.count * row, into: destination)
     }
 
-    /// A Float32 copy outside any graph (for small tensors such as norm weights, or one matrix at a time).
+    /// A Float32 copy outside any graph (small tensors such as norm weights, or one tensor read out whole).
     public func widened() -> Tensor {
         let out = Tensor(uninitialized: shape)
         BFloat16.widen(bits, count: count, into: out.data)

@@ -260,7 +260,7 @@ extension RunConfig {
                 ConfigField("lora.init", \.model.lora.initFrom, typeName: "path",
                             "A PEFT adapter directory to start the adapters from (same rank, alpha and targets); null = A random, B zero."),
                 ConfigField("frozen_dtype", \.model.frozenDType,
-                            "How a LoRA run stores its frozen base: f32, or bf16 (half the bytes; widened to Float32 one matrix at a time for each product)."),
+                            "How a LoRA run stores its frozen base: f32, or bf16 (half the bytes; widened to Float32 for each product, at most 64 MiB at a time)."),
             ]),
             ConfigSection(name: "tokenizer", fields: [
                 ConfigField("path", \.tokenizer.path, typeName: "path",
